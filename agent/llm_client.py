@@ -1,0 +1,232 @@
+"""A client for OpenAI-compatible chat-completions endpoints (vLLM, Ollama, llama.cpp server,
+hosted APIs, or `resto serve`), shared by the `openai` policy, the judge and the TFT stages.
+
+What it adds over a bare HTTP call: a concurrency limit, retries with exponential backoff on
+timeouts / 429 / 5xx, and a response cache on disk keyed by a hash of the request, so a
+re-run (or a resumed pipeline) never pays twice for the same call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, Field
+
+from agent.conversation import Message, ToolCall, with_string_arguments
+
+
+class EndpointConfig(BaseModel):
+    """One OpenAI-compatible endpoint and how to talk to it."""
+
+    base_url: str = Field(description="e.g. http://127.0.0.1:8000/v1 (the /chat/completions path is appended)")
+    model: str = Field(description="model name sent in each request")
+    api_key: str | None = Field(default=None, description="sent as a Bearer token when set")
+    timeout_s: float = Field(default=120.0, description="per-request timeout")
+    max_retries: int = Field(default=3, ge=0, description="retries after the first try, with backoff")
+    backoff_s: float = Field(default=1.0, description="first backoff; doubles on each retry")
+    max_concurrency: int = Field(default=8, ge=1, description="requests in flight at once")
+    cache_dir: Path | None = Field(default=None, description="response cache; None disables it")
+
+
+class LLMError(RuntimeError):
+    """The endpoint failed after all retries, or answered with something unusable."""
+
+
+@dataclass
+class ChatResponse:
+    text: str
+    tool_calls: list[ToolCall]
+    finish_reason: str | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    cached: bool = False
+    latency_s: float = 0.0
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    failures: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class ChatClient:
+    def __init__(self, config: EndpointConfig, transport: httpx.BaseTransport | None = None):
+        self.config = config
+        headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+        self._http = httpx.Client(
+            base_url=config.base_url.rstrip("/"), headers=headers, timeout=config.timeout_s, transport=transport
+        )
+        self._slots = threading.BoundedSemaphore(config.max_concurrency)
+        self._lock = threading.Lock()
+        self.stats = ClientStats()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ChatClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests ---------------------------------------------------------------------------
+    def build_request(
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]] | None = None,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.config.model,
+            "messages": with_string_arguments(messages),
+            "temperature": temperature,
+        }
+        if tools:
+            body["tools"] = tools
+        if max_tokens:
+            body["max_tokens"] = max_tokens
+        body.update(extra)
+        return body
+
+    def chat(self, messages: list[Message], *, use_cache: bool = True, **kwargs: Any) -> ChatResponse:
+        return self.send(self.build_request(messages, **kwargs), use_cache=use_cache)
+
+    def chat_many(self, requests: list[dict[str, Any]], use_cache: bool = True) -> list[ChatResponse | LLMError]:
+        """Run `chat(**request)` for each request concurrently (bounded by max_concurrency);
+        failures come back as LLMError in their slot instead of aborting the batch."""
+
+        def one(kwargs: dict[str, Any]) -> ChatResponse | LLMError:
+            try:
+                return self.chat(use_cache=use_cache, **kwargs)
+            except LLMError as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=self.config.max_concurrency) as pool:
+            return list(pool.map(one, requests))
+
+    def send(self, body: dict[str, Any], use_cache: bool = True) -> ChatResponse:
+        key = self._cache_key(body)
+        if use_cache:
+            hit = self._cache_get(key)
+            if hit is not None:
+                with self._lock:
+                    self.stats.cache_hits += 1
+                response = parse_completion(hit)
+                response.cached = True
+                return response
+        raw, latency = self._post_with_retries(body)
+        response = parse_completion(raw)
+        response.latency_s = latency
+        if use_cache:
+            self._cache_put(key, raw)
+        return response
+
+    def _post_with_retries(self, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        delay = self.config.backoff_s
+        last_error = "no attempt made"
+        for attempt in range(self.config.max_retries + 1):
+            if attempt:
+                with self._lock:
+                    self.stats.retries += 1
+                time.sleep(delay)
+                delay *= 2
+            with self._slots:
+                with self._lock:
+                    self.stats.requests += 1
+                start = time.perf_counter()
+                try:
+                    resp = self._http.post("/chat/completions", json=body)
+                except httpx.TimeoutException:
+                    last_error = f"timed out after {self.config.timeout_s:g}s"
+                    continue
+                except httpx.TransportError as exc:
+                    last_error = f"connection failed: {exc}"
+                    continue
+                latency = time.perf_counter() - start
+            if resp.status_code in RETRYABLE_STATUS:
+                last_error = f"HTTP {resp.status_code}: {resp.text[:200]}"
+                continue
+            if resp.status_code >= 400:
+                with self._lock:
+                    self.stats.failures += 1
+                raise LLMError(f"{self.config.base_url} answered HTTP {resp.status_code}: {resp.text[:300]}")
+            try:
+                return resp.json(), latency
+            except ValueError:
+                last_error = "response is not JSON"
+                continue
+        with self._lock:
+            self.stats.failures += 1
+        raise LLMError(f"{self.config.base_url} failed after {self.config.max_retries + 1} tries: {last_error}")
+
+    # -- cache ------------------------------------------------------------------------------
+    def _cache_key(self, body: dict[str, Any]) -> str:
+        canonical = json.dumps({"base_url": self.config.base_url, **body}, sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def _cache_path(self, key: str) -> Path | None:
+        if self.config.cache_dir is None:
+            return None
+        return Path(self.config.cache_dir) / key[:2] / f"{key}.json"
+
+    def _cache_get(self, key: str) -> dict[str, Any] | None:
+        path = self._cache_path(key)
+        if path is None or not path.exists():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None  # a torn write from a killed run: ask again
+
+    def _cache_put(self, key: str, raw: dict[str, Any]) -> None:
+        path = self._cache_path(key)
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(raw))
+        tmp.replace(path)
+
+
+def parse_completion(raw: dict[str, Any]) -> ChatResponse:
+    """An OpenAI chat.completion object → ChatResponse (tool-call arguments decoded)."""
+    try:
+        choice = raw["choices"][0]
+        message = choice.get("message") or {}
+    except (KeyError, IndexError, TypeError):
+        raise LLMError(f"response has no choices: {str(raw)[:300]}") from None
+    calls = []
+    for item in message.get("tool_calls") or []:
+        fn = item.get("function") or {}
+        args = fn.get("arguments") or {}
+        if isinstance(args, str):
+            try:
+                args = json.loads(args) if args.strip() else {}
+            except json.JSONDecodeError:
+                args = {"__unparsed__": args}
+        calls.append(ToolCall(name=fn.get("name", ""), arguments=args, id=item.get("id") or ""))
+    return ChatResponse(
+        text=message.get("content") or "",
+        tool_calls=calls,
+        finish_reason=choice.get("finish_reason"),
+        usage=raw.get("usage") or {},
+        raw=raw,
+    )

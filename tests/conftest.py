@@ -1,0 +1,28 @@
+"""Shared fixtures. Tests that need the SGD / benchmark data are marked `data` and skipped when
+RESTO_DATA_DIR is not set (CI and `make test` set it to ../shared/data when it exists)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    value = os.environ.get("RESTO_DATA_DIR")
+    if not value or not Path(value, "sgd").is_dir():
+        pytest.skip("RESTO_DATA_DIR is not set to a folder with sgd/ and tft-benchmark/")
+    return Path(value)
+
+
+@pytest.fixture(scope="session")
+def benchmark_dir(data_dir: Path) -> Path:
+    return data_dir / "tft-benchmark"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own RESTO_HOME so nothing touches ~/.resto or the repo's var/."""
+    monkeypatch.setenv("RESTO_HOME", str(tmp_path_factory.mktemp("home")))
