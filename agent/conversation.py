@@ -108,9 +108,7 @@ def normalize_message(message: Message) -> Message:
                     "function": {"name": fn.get("name", ""), "arguments": args},
                 }
             )
-        msg["tool_calls"] = fixed
-        if msg.get("content") in (None, ""):
-            msg.pop("content", None)
+        msg["tool_calls"] = fixed  # any "content" key (some files carry null) is kept as it is
     return msg
 
 

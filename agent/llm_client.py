@@ -141,7 +141,7 @@ class ChatClient:
 
     def _post_with_retries(self, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
         delay = self.config.backoff_s
-        last_error = "no attempt made"
+        errors: list[str] = []
         for attempt in range(self.config.max_retries + 1):
             if attempt:
                 with self._lock:
@@ -155,14 +155,14 @@ class ChatClient:
                 try:
                     resp = self._http.post("/chat/completions", json=body)
                 except httpx.TimeoutException:
-                    last_error = f"timed out after {self.config.timeout_s:g}s"
+                    errors.append(f"timed out after {self.config.timeout_s:g}s")
                     continue
                 except httpx.TransportError as exc:
-                    last_error = f"connection failed: {exc}"
+                    errors.append(f"connection failed: {exc}")
                     continue
                 latency = time.perf_counter() - start
             if resp.status_code in RETRYABLE_STATUS:
-                last_error = f"HTTP {resp.status_code}: {resp.text[:200]}"
+                errors.append(f"HTTP {resp.status_code}: {resp.text[:200]}")
                 continue
             if resp.status_code >= 400:
                 with self._lock:
@@ -171,11 +171,12 @@ class ChatClient:
             try:
                 return resp.json(), latency
             except ValueError:
-                last_error = "response is not JSON"
+                errors.append("response is not JSON")
                 continue
         with self._lock:
             self.stats.failures += 1
-        raise LLMError(f"{self.config.base_url} failed after {self.config.max_retries + 1} tries: {last_error}")
+        distinct = "; ".join(dict.fromkeys(errors))
+        raise LLMError(f"{self.config.base_url} failed after {self.config.max_retries + 1} tries: {distinct}")
 
     # -- cache ------------------------------------------------------------------------------
     def _cache_key(self, body: dict[str, Any]) -> str:

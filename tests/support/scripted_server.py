@@ -4,7 +4,7 @@ It stands in for what cannot exist here (a 100B-parameter teacher or judge): rea
 JSON, answers decided by a Python function. Use:
 
     def handler(body):               # the request's JSON body
-        return completion(text="good")   # or a dict, or (status, dict), or raise Delay(s)
+        return completion(text="good")   # or a dict, or (status, dict), or raise/return Delay(s)
     with ScriptedServer(handler) as server:
         client = ChatClient(EndpointConfig(base_url=server.base_url, model="judge"))
 """
@@ -70,9 +70,11 @@ class ScriptedServer:
                 status, payload = 200, None
                 try:
                     result = outer.handler(body)
-                except Delay as d:
-                    time.sleep(d.seconds)
-                    result = d.then if d.then is not None else completion("late")
+                except Delay as d:  # raised or returned, both mean "answer late"
+                    result = d
+                if isinstance(result, Delay):
+                    time.sleep(result.seconds)
+                    result = result.then if result.then is not None else completion("late")
                 if isinstance(result, tuple):
                     status, payload = result
                 else:
