@@ -122,6 +122,51 @@ class ChatClient:
         with ThreadPoolExecutor(max_workers=self.config.max_concurrency) as pool:
             return list(pool.map(one, requests))
 
+    def stream_chat(
+        self, messages: list[Message], on_delta: Any = None, cancel: Any = None, **kwargs: Any
+    ) -> ChatResponse:
+        """`chat` with `stream: true` (server-sent events). `on_delta(delta)` gets each chunk's
+        `choices[0].delta` dict as it arrives; the assembled ChatResponse is returned. Not cached.
+        Connection failures and retryable statuses are retried only before the first chunk.
+        `cancel` (a threading.Event) stops reading; the response then has finish_reason "cancelled"."""
+        body = self.build_request(messages, **kwargs)
+        body["stream"] = True
+        delay = self.config.backoff_s
+        last_error = "no attempt made"
+        for attempt in range(self.config.max_retries + 1):
+            if attempt:
+                with self._lock:
+                    self.stats.retries += 1
+                time.sleep(delay)
+                delay *= 2
+            with self._slots:
+                with self._lock:
+                    self.stats.requests += 1
+                start = time.perf_counter()
+                try:
+                    with self._http.stream("POST", "/chat/completions", json=body) as resp:
+                        if resp.status_code in RETRYABLE_STATUS:
+                            last_error = f"HTTP {resp.status_code}: {resp.read()[:200]!r}"
+                            continue
+                        if resp.status_code >= 400:
+                            with self._lock:
+                                self.stats.failures += 1
+                            raise LLMError(
+                                f"{self.config.base_url} answered HTTP {resp.status_code}: {resp.read()[:300]!r}"
+                            )
+                        response = assemble_stream(resp.iter_lines(), on_delta, cancel)
+                except httpx.TimeoutException:
+                    last_error = f"timed out after {self.config.timeout_s:g}s"
+                    continue
+                except httpx.TransportError as exc:
+                    last_error = f"connection failed: {exc}"
+                    continue
+                response.latency_s = time.perf_counter() - start
+                return response
+        with self._lock:
+            self.stats.failures += 1
+        raise LLMError(f"{self.config.base_url} failed after {self.config.max_retries + 1} tries: {last_error}")
+
     def send(self, body: dict[str, Any], use_cache: bool = True) -> ChatResponse:
         key = self._cache_key(body)
         if use_cache:
@@ -231,3 +276,49 @@ def parse_completion(raw: dict[str, Any]) -> ChatResponse:
         usage=raw.get("usage") or {},
         raw=raw,
     )
+
+
+def assemble_stream(lines: Any, on_delta: Any = None, cancel: Any = None) -> ChatResponse:
+    """Server-sent `chat.completion.chunk` lines → one ChatResponse (content and tool-call argument
+    fragments concatenated per index); `on_delta` sees each chunk's delta as it arrives."""
+    content: list[str] = []
+    calls: dict[int, dict[str, Any]] = {}
+    finish: str | None = None
+    usage: dict[str, Any] = {}
+    for line in lines:
+        if cancel is not None and cancel.is_set():
+            finish = "cancelled"
+            break
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            break
+        try:
+            chunk = json.loads(data)
+        except json.JSONDecodeError:
+            raise LLMError(f"malformed stream chunk: {data[:200]}") from None
+        usage = chunk.get("usage") or usage
+        choices = chunk.get("choices") or []
+        if not choices:
+            continue
+        delta = choices[0].get("delta") or {}
+        finish = choices[0].get("finish_reason") or finish
+        if delta.get("content"):
+            content.append(delta["content"])
+        for item in delta.get("tool_calls") or []:
+            slot = calls.setdefault(int(item.get("index", 0)), {"id": "", "name": "", "arguments": ""})
+            slot["id"] = item.get("id") or slot["id"]
+            fn = item.get("function") or {}
+            slot["name"] += fn.get("name") or ""
+            slot["arguments"] += fn.get("arguments") or ""
+        if on_delta is not None:
+            on_delta(delta)
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(content)}
+    if calls:
+        message["tool_calls"] = [
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for _, c in sorted(calls.items())
+        ]
+    raw = {"choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage}
+    return parse_completion(raw)

@@ -1,0 +1,106 @@
+"""`resto` subcommands of the agent package.
+
+    resto model tiny --out DIR [--vocab 2048 --layers 4 --hidden 256]   # a tiny random-init Qwen3 + tokenizer
+    resto serve --model PATH_OR_HUB_ID [--adapter DIR] [--host 127.0.0.1 --port 8000]
+    resto sessions list|show|export …     # the session log (agent/session_commands.py)
+
+Each command's parser is built in its own function below; `register(sub)` wires them all.
+Other packages add commands under `resto model` through `model_subparsers(sub)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from agent.settings import Settings
+from backend.errors import UserError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    register_model_tiny(sub)
+    register_serve(sub)
+    register_sessions(sub)
+
+
+# -- resto sessions list|show|export (the session log; LOOP) -----------------------------------------
+def register_sessions(sub: argparse._SubParsersAction) -> None:
+    from agent import session_commands
+
+    session_commands.register(sub)
+
+
+# -- resto model … (shared group) ------------------------------------------------------------------
+def model_subparsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The `resto model` command group, created on first use (so train can add `resto model demo`)."""
+    parser = sub.choices.get("model")
+    if parser is None:
+        parser = sub.add_parser("model", help="build and inspect local models")
+        parser.set_defaults(_model_group=parser.add_subparsers(dest="model_command", metavar="MODEL_COMMAND"))
+    return parser.get_default("_model_group")
+
+
+# -- resto model tiny ---------------------------------------------------------------------------------
+def register_model_tiny(sub: argparse._SubParsersAction) -> None:
+    from agent.tiny import TinyConfig
+
+    defaults = TinyConfig()
+    p = model_subparsers(sub).add_parser(
+        "tiny", help="build a tiny random-init Qwen3 model + tokenizer (for tests and the demo model)"
+    )
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--vocab", type=int, default=defaults.vocab_size, help="BPE vocabulary size")
+    p.add_argument("--layers", type=int, default=defaults.layers, help="decoder layers")
+    p.add_argument("--hidden", type=int, default=defaults.hidden, help="hidden size")
+    p.add_argument("--heads", type=int, default=defaults.heads, help="attention heads")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="weight init seed")
+    p.set_defaults(func=cmd_model_tiny)
+
+
+def cmd_model_tiny(args: argparse.Namespace, settings: Settings) -> int:
+    from pydantic import ValidationError
+
+    from agent.tiny import TinyConfig, build_tiny_model, parameter_count
+
+    try:
+        config = TinyConfig(
+            vocab_size=args.vocab, layers=args.layers, hidden=args.hidden, heads=args.heads,
+            kv_heads=max(1, args.heads // 2), seed=args.seed,
+        )
+    except ValidationError as exc:
+        raise UserError(f"invalid model size: {exc.errors()[0]['loc'][0]} {exc.errors()[0]['msg']}") from None
+    if config.hidden % config.heads:
+        raise UserError(f"--hidden ({config.hidden}) must be a multiple of --heads ({config.heads}).")
+    data_dir = settings.data_dir if settings.data_dir and settings.data_dir.is_dir() else None
+    out = build_tiny_model(args.out, config, data_dir=data_dir)
+    corpus = f"SGD + traces from {data_dir}" if data_dir else "the built-in corpus"
+    print(f"wrote {out} ({parameter_count(out):,} parameters, tokenizer trained on {corpus})")
+    return 0
+
+
+# -- resto serve --------------------------------------------------------------------------------------
+def register_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve a local model as an OpenAI-compatible /v1/chat/completions API")
+    p.add_argument("--model", help="hub id or local model directory (default: RESTO_MODEL)")
+    p.add_argument("--adapter", help="PEFT LoRA adapter directory")
+    p.add_argument("--quantization", choices=["4bit", "8bit"], help="load with bitsandbytes (CUDA only)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--max-new-tokens", type=int, default=256, help="cap on generated tokens per call")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.model_loading import ModelLoadError, load_model
+    from agent.serve import ServeConfig, run_server
+
+    try:
+        loaded = load_model(
+            settings.model, adapter=settings.adapter, quantization=args.quantization or settings.quantization
+        )
+    except ModelLoadError as exc:
+        raise UserError(str(exc)) from None
+    config = ServeConfig(host=args.host, port=args.port, max_new_tokens=args.max_new_tokens)
+    print(f"serving {loaded.description} on http://{args.host}:{args.port}/v1", flush=True)
+    run_server(loaded, config)
+    return 0

@@ -1,0 +1,435 @@
+"""The session log: every conversation with the agent, kept in the SQLite database for review,
+labelling and retraining.
+
+    log = SessionLog(engine)                       # creates its tables if missing
+    sid = log.start("distillabs/…", None, None, {"policy": "hf: …"})
+    log.log_turn(sid, new_messages, {"latency_s": 0.8, "prompt_tokens": 812, …})
+    log.list_sessions(search="thai")               # newest first
+    log.set_label(message_id, "bad"); log.relabel(message_id, ToolCall(...))
+    log.export([sid], "traces.jsonl", fmt="context")   # the benchmark trace format
+
+Durability: each `log_turn` is one transaction, committed before it returns, so a crash loses at
+most the turn in flight. Tables live on the shared `backend.db.Base` (the one metadata of the
+project); `ensure_tables(engine)` creates just these when missing.
+
+A relabel is a human correction of an assistant call; it is stored next to the original (which is
+never overwritten), and `export(..., use_relabels=True)` writes the corrected call.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, func, or_, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from agent.conversation import Message, ToolCall, normalize_message
+from agent.trace_io import Trace, check_messages, write_traces
+from backend.db import Base, session_scope
+
+LABELS = ("good", "bad")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class ChatSession(Base):
+    __tablename__ = "chat_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    model: Mapped[str] = mapped_column(String(500), default="")
+    adapter: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    endpoint: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    turns: Mapped[list[ChatTurn]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", order_by="ChatTurn.index"
+    )
+    messages: Mapped[list[ChatMessage]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", order_by="ChatMessage.position"
+    )
+
+
+class ChatTurn(Base):
+    """One user turn: its stats (latency, tokens, steps, per-step raw outputs)."""
+
+    __tablename__ = "chat_turns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    latency_s: Mapped[float] = mapped_column(Float, default=0.0)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    session: Mapped[ChatSession] = relationship(back_populates="turns")
+    messages: Mapped[list[ChatMessage]] = relationship(back_populates="turn", order_by="ChatMessage.position")
+
+
+class ChatMessage(Base):
+    """One message, in the conversation format; a tool call is stored as its name + arguments."""
+
+    __tablename__ = "chat_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"), index=True)
+    turn_id: Mapped[int] = mapped_column(ForeignKey("chat_turns.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 0-based index in the conversation
+    role: Mapped[str] = mapped_column(String(20))
+    content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tool_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    tool_arguments: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    tool_call_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    label: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    relabel: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # {"name", "arguments"}
+    relabeled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    session: Mapped[ChatSession] = relationship(back_populates="messages")
+    turn: Mapped[ChatTurn] = relationship(back_populates="messages")
+
+    def to_message(self, use_relabel: bool = False) -> Message:
+        if self.role == "assistant" and self.tool_name is not None:
+            if use_relabel and self.relabel:
+                return ToolCall(
+                    self.relabel["name"], dict(self.relabel.get("arguments") or {}), self.tool_call_id or ""
+                ).to_message()
+            return ToolCall(
+                self.tool_name, dict(self.tool_arguments or {}), self.tool_call_id or ""
+            ).to_message()
+        msg: Message = {"role": self.role, "content": self.content if self.content is not None else ""}
+        if self.role == "tool":
+            msg["tool_call_id"] = self.tool_call_id or ""
+        return msg
+
+
+TABLES = [ChatSession.__table__, ChatTurn.__table__, ChatMessage.__table__]
+
+
+def ensure_tables(engine) -> None:
+    """Create the session-log tables when missing (idempotent, cheap)."""
+    Base.metadata.create_all(engine, tables=TABLES)
+
+
+@dataclass
+class SessionSummary:
+    id: str
+    started_at: datetime
+    updated_at: datetime
+    model: str
+    adapter: str | None
+    turns: int
+    messages: int
+    preview: str  # the first user message, shortened
+
+
+@dataclass
+class TurnRecord:
+    index: int
+    created_at: datetime
+    message_ids: list[int]
+    latency_s: float
+    prompt_tokens: int
+    completion_tokens: int
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SessionRecord:
+    id: str
+    started_at: datetime
+    model: str
+    adapter: str | None
+    messages: list[Message]
+    message_ids: list[int]  # parallel to `messages`
+    turns: list[TurnRecord]
+    labels: dict[int, str]  # message id → "good" / "bad"
+    relabels: dict[int, ToolCall]  # message id → the human's corrected call
+    endpoint: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def corrected_messages(self) -> list[Message]:
+        """The conversation with every relabelled call replaced by its correction."""
+        out = []
+        for mid, msg in zip(self.message_ids, self.messages, strict=True):
+            fix = self.relabels.get(mid)
+            out.append(ToolCall(fix.name, dict(fix.arguments), fix.id).to_message() if fix else msg)
+        return out
+
+
+class SessionLogError(RuntimeError):
+    """A session or message id that does not exist, or a bad label."""
+
+
+class SessionLog:
+    """Reads and writes the session log tables through one SQLAlchemy engine."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        ensure_tables(engine)
+
+    def _write(self):
+        # One transaction per call, committed on exit (BEGIN IMMEDIATE on SQLite: the write lock
+        # is taken up front, so a busy database waits, then fails clearly, instead of half-writing).
+        return session_scope(self.engine, write=True)
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def start(
+        self,
+        model: str,
+        adapter: str | None = None,
+        endpoint: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        session_id: str | None = None,
+    ) -> str:
+        sid = session_id or uuid.uuid4().hex
+        with self._write() as db:
+            db.add(
+                ChatSession(
+                    id=sid,
+                    model=model or "",
+                    adapter=adapter,
+                    endpoint=endpoint,
+                    meta=_jsonable(metadata or {}),
+                )
+            )
+        return sid
+
+    def log_turn(
+        self, session_id: str, new_messages: list[Message], stats: dict[str, Any] | None = None
+    ) -> int:
+        """Append one turn (its messages and stats) in one committed transaction; returns the turn index."""
+        stats = _jsonable(stats or {})
+        if new_messages:
+            try:
+                new_messages = check_messages(new_messages)
+            except ValueError as exc:
+                raise SessionLogError(f"Not logging a malformed turn: {exc}.") from None
+        with self._write() as db:
+            chat = db.get(ChatSession, session_id)
+            if chat is None:
+                raise SessionLogError(f"No session {session_id!r} in the log (call start() first).")
+            index = db.scalar(
+                select(func.count()).select_from(ChatTurn).where(ChatTurn.session_id == session_id)
+            )
+            position = db.scalar(
+                select(func.count()).select_from(ChatMessage).where(ChatMessage.session_id == session_id)
+            )
+            turn = ChatTurn(
+                session_id=session_id,
+                index=index or 0,
+                latency_s=float(stats.get("latency_s") or 0.0),
+                prompt_tokens=int(stats.get("prompt_tokens") or 0),
+                completion_tokens=int(stats.get("completion_tokens") or 0),
+                stats=stats,
+            )
+            db.add(turn)
+            db.flush()
+            for offset, message in enumerate(new_messages):
+                db.add(_row(message, session_id, turn.id, (position or 0) + offset))
+            chat.updated_at = _now()
+        return turn.index
+
+    def set_label(self, message_id: int, label: str | None) -> None:
+        if label is not None and label not in LABELS:
+            raise SessionLogError(f"Label must be one of {', '.join(LABELS)} or None, not {label!r}.")
+        with self._write() as db:
+            self._message(db, message_id).label = label
+
+    def relabel(self, message_id: int, call: ToolCall | None) -> None:
+        """Store a human correction of an assistant call next to the original (None removes it)."""
+        with self._write() as db:
+            row = self._message(db, message_id)
+            if row.role != "assistant" or row.tool_name is None:
+                raise SessionLogError(
+                    f"Message {message_id} is not an assistant tool call; only calls can be relabelled."
+                )
+            row.relabel = (
+                None if call is None else {"name": call.name, "arguments": _jsonable(dict(call.arguments))}
+            )
+            row.relabeled_at = None if call is None else _now()
+
+    @staticmethod
+    def _message(db: Session, message_id: int) -> ChatMessage:
+        row = db.get(ChatMessage, message_id)
+        if row is None:
+            raise SessionLogError(f"No message with id {message_id} in the session log.")
+        return row
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def list_sessions(self, search: str | None = None, limit: int = 100) -> list[SessionSummary]:
+        """Newest first. `search` matches the session id (prefix), model, or any message text."""
+        with self._session() as db:
+            query = select(ChatSession).order_by(ChatSession.updated_at.desc(), ChatSession.started_at.desc())
+            if search:
+                like = f"%{search}%"
+                matching = select(ChatMessage.session_id).where(
+                    or_(ChatMessage.content.ilike(like), ChatMessage.tool_name.ilike(like))
+                )
+                query = query.where(
+                    or_(
+                        ChatSession.id.startswith(search),
+                        ChatSession.model.ilike(like),
+                        ChatSession.id.in_(matching),
+                    )
+                )
+            chats = db.scalars(query.limit(limit)).all()
+            ids = [c.id for c in chats]
+            turns = dict(
+                db.execute(
+                    select(ChatTurn.session_id, func.count())
+                    .where(ChatTurn.session_id.in_(ids))
+                    .group_by(ChatTurn.session_id)
+                ).all()
+            )
+            counts = dict(
+                db.execute(
+                    select(ChatMessage.session_id, func.count())
+                    .where(ChatMessage.session_id.in_(ids))
+                    .group_by(ChatMessage.session_id)
+                ).all()
+            )
+            first_user = {}
+            for sid, content in db.execute(
+                select(ChatMessage.session_id, ChatMessage.content).where(
+                    ChatMessage.session_id.in_(ids), ChatMessage.position == 0
+                )
+            ).all():
+                first_user[sid] = content or ""
+            return [
+                SessionSummary(
+                    id=c.id,
+                    started_at=c.started_at,
+                    updated_at=c.updated_at,
+                    model=c.model,
+                    adapter=c.adapter,
+                    turns=turns.get(c.id, 0),
+                    messages=counts.get(c.id, 0),
+                    preview=_shorten(first_user.get(c.id, ""), 60),
+                )
+                for c in chats
+            ]
+
+    def get(self, session_id: str) -> SessionRecord:
+        """The whole session. A unique id prefix is accepted too (as `resto sessions show` prints them)."""
+        with self._session() as db:
+            chat = db.get(ChatSession, session_id)
+            if chat is None:
+                found = db.scalars(
+                    select(ChatSession).where(ChatSession.id.startswith(session_id)).limit(2)
+                ).all()
+                if len(found) != 1:
+                    why = "matches several sessions" if found else "is not in the session log"
+                    raise SessionLogError(f"Session {session_id!r} {why}; see `resto sessions list`.")
+                chat = found[0]
+            rows = db.scalars(
+                select(ChatMessage).where(ChatMessage.session_id == chat.id).order_by(ChatMessage.position)
+            ).all()
+            turn_rows = db.scalars(
+                select(ChatTurn).where(ChatTurn.session_id == chat.id).order_by(ChatTurn.index)
+            ).all()
+            by_turn: dict[int, list[int]] = {}
+            for row in rows:
+                by_turn.setdefault(row.turn_id, []).append(row.id)
+            return SessionRecord(
+                id=chat.id,
+                started_at=chat.started_at,
+                model=chat.model,
+                adapter=chat.adapter,
+                endpoint=chat.endpoint,
+                meta=dict(chat.meta or {}),
+                messages=[row.to_message() for row in rows],
+                message_ids=[row.id for row in rows],
+                turns=[
+                    TurnRecord(
+                        t.index,
+                        t.created_at,
+                        by_turn.get(t.id, []),
+                        t.latency_s,
+                        t.prompt_tokens,
+                        t.completion_tokens,
+                        dict(t.stats or {}),
+                    )
+                    for t in turn_rows
+                ],
+                labels={row.id: row.label for row in rows if row.label},
+                relabels={
+                    row.id: ToolCall(
+                        row.relabel["name"], dict(row.relabel.get("arguments") or {}), row.tool_call_id or ""
+                    )
+                    for row in rows
+                    if row.relabel
+                },
+            )
+
+    def all_ids(self) -> list[str]:
+        with self._session() as db:
+            return list(db.scalars(select(ChatSession.id).order_by(ChatSession.started_at)))
+
+    def export(
+        self,
+        session_ids: Iterable[str] | None,
+        path: str | Path,
+        fmt: str = "context",
+        use_relabels: bool = True,
+    ) -> int:
+        """Write sessions as benchmark traces (`context` or `messages` variant); returns how many.
+
+        `session_ids=None` exports every session. Sessions without any assistant call are skipped
+        (nothing to learn from). Each record carries `session_id`, `model` and `adapter` fields.
+        """
+        if fmt not in ("context", "messages"):
+            raise SessionLogError(f"Unknown export format {fmt!r}; use 'context' or 'messages'.")
+        ids = self.all_ids() if session_ids is None else list(session_ids)
+        traces = []
+        for sid in ids:
+            record = self.get(sid)
+            messages = record.corrected_messages() if use_relabels else record.messages
+            if not any(m.get("role") == "assistant" for m in messages):
+                continue
+            meta = {"session_id": record.id, "model": record.model}
+            if record.adapter:
+                meta["adapter"] = record.adapter
+            traces.append(Trace(messages, meta))
+        return write_traces(path, traces, fmt=fmt)
+
+
+def _row(message: Message, session_id: str, turn_id: int, position: int) -> ChatMessage:
+    msg = normalize_message(message)
+    row = ChatMessage(
+        session_id=session_id, turn_id=turn_id, position=position, role=str(msg.get("role", ""))
+    )
+    if msg.get("role") == "assistant" and msg.get("tool_calls"):
+        call = ToolCall.from_message(msg)
+        row.tool_name, row.tool_arguments, row.tool_call_id = call.name, _jsonable(call.arguments), call.id
+    else:
+        content = msg.get("content")
+        row.content = content if isinstance(content, str) or content is None else json.dumps(content)
+        row.tool_call_id = msg.get("tool_call_id")
+    return row
+
+
+def _jsonable(value: Any) -> Any:
+    """A JSON-safe copy (stats may carry numpy/torch scalars or other objects: stringify those)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _shorten(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,53 @@
+"""Tiny local models: built in seconds, loadable with from_pretrained, chat template and special tokens."""
+
+from __future__ import annotations
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from agent.tiny import SPECIAL_TOKENS, TinyConfig, build_tiny_model
+from cli.main import main
+
+
+def test_tiny_model_loads_with_auto_classes(tiny_model_dir):
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    assert type(model).__name__ == "Qwen3ForCausalLM"
+    assert model.config.vocab_size == len(tok)
+    for special in SPECIAL_TOKENS:  # each one is a single token
+        assert len(tok(special, add_special_tokens=False)["input_ids"]) == 1
+    assert tok.eos_token == "<|im_end|>"
+    assert "<think>" in tok.chat_template
+    ids = tok("hello <tool_call>", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        logits = model(ids).logits
+    assert logits.shape == (1, ids.shape[1], len(tok))
+
+
+def test_byte_level_round_trip(tiny_model_dir):
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    text = 'Café "Zürich" 🍕\n\t{"a": 1}<|im_end|>'
+    assert tok.decode(tok(text, add_special_tokens=False)["input_ids"]) == text
+
+
+def test_extra_texts_feed_the_tokenizer(tmp_path):
+    out = build_tiny_model(
+        tmp_path / "m", TinyConfig(vocab_size=400, layers=1, hidden=32, heads=2, kv_heads=1),
+        texts=["Zyxwvut Zyxwvut Zyxwvut"] * 50,
+    )
+    tok = AutoTokenizer.from_pretrained(out)
+    assert len(tok.tokenize("Zyxwvut")) <= 2
+
+
+def test_cli_model_tiny(tmp_path, capsys):
+    out = tmp_path / "cli_model"
+    rc = main(["model", "tiny", "--out", str(out), "--vocab", "400", "--layers", "1", "--hidden", "32", "--heads", "2"])
+    assert rc == 0
+    assert "parameters" in capsys.readouterr().out
+    assert AutoModelForCausalLM.from_pretrained(out).config.num_hidden_layers == 1
+
+
+def test_cli_model_tiny_rejects_bad_sizes(tmp_path, capsys):
+    rc = main(["model", "tiny", "--out", str(tmp_path / "x"), "--hidden", "30", "--heads", "4"])
+    assert rc == 2
+    assert "multiple" in capsys.readouterr().err

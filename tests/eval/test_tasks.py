@@ -1,0 +1,111 @@
+"""Closed-loop tasks on the real agent loop and a fresh copy of the real database (built from SGD)."""
+
+import json
+
+import pytest
+
+from agent.policies.base import PolicyStep
+from agent.policies.replay import ReplayPolicy
+from agent.trace_io import read_traces
+from cli.main import main
+from eval.tasks import (
+    LOOP_CONFIRMATION_PREFIX,
+    YES,
+    Booking,
+    Databases,
+    ScriptedUser,
+    Task,
+    make_task,
+    pass_hat_k,
+    run_episode,
+    run_tasks,
+)
+
+pytestmark = pytest.mark.data
+
+
+@pytest.fixture(scope="module")
+def dbs(data_dir, tmp_path_factory):
+    return Databases.build(data_dir / "sgd", tmp_path_factory.mktemp("tasks-db"))
+
+
+@pytest.fixture(scope="module")
+def tasks(benchmark_dir, dbs):
+    traces, _ = read_traces(benchmark_dir / "scenario-1-baseline" / "tft" / "test.jsonl")
+    return [make_task(f"task-{i:02d}", t.messages, dbs) for i, t in enumerate(traces[:6])]
+
+
+def test_goal_state_of_the_first_dialogue(tasks):
+    # "El Cerrito and make it for Katana-ya ... change to 1:15 pm ... It is for 1"; the assistant confirms
+    task = tasks[0]
+    assert task.books
+    assert task.expected == [Booking("Katana-ya", "El Cerrito", "2019-03-01", "13:15", 1)]
+    assert task.utterances[0] == "I need a reservation to a restaurant."
+    assert task.utterances[-1] == "No that is all today."
+
+
+def test_replay_policy_succeeds_on_every_task(tasks, dbs):
+    report = run_tasks(tasks, lambda task, trial: ReplayPolicy.from_trace(task.messages), dbs, trials=2,
+                       confirm_bookings=False)
+    summary = report.summary()
+    assert summary["success_rate"] == 1.0, [(e.task, e.state_ok, e.told, e.actual) for e in report.episodes]
+    assert summary["pass^k"] == {"1": 1.0, "2": 1.0}
+
+
+class WrongTimePolicy(ReplayPolicy):
+    """The reference calls, except every booking is made half an hour later."""
+
+    def next_call(self, messages, **kwargs) -> PolicyStep:
+        step = super().next_call(messages, **kwargs)
+        if step.call is not None and step.call.name == "ReserveRestaurant":
+            step.call.arguments["time"] = "20:30" if step.call.arguments.get("time") != "20:30" else "21:00"
+        return step
+
+
+def test_a_wrong_booking_fails_the_task(tasks, dbs):
+    task = next(t for t in tasks if t.expected)
+    episode = run_episode(task, WrongTimePolicy.from_trace(task.messages), dbs, confirm_bookings=False)
+    assert not episode.state_ok and not episode.success
+    assert episode.actual != task.expected
+
+
+def test_episodes_use_fresh_databases(tasks, dbs):
+    task = next(t for t in tasks if t.expected)
+    for _ in range(2):  # the same booking twice would fail the second time on a shared database
+        episode = run_episode(task, ReplayPolicy.from_trace(task.messages), dbs, confirm_bookings=False)
+        assert episode.success and episode.actual == task.expected
+
+
+def test_scripted_user_rules():
+    task = Task("t", [], ["hi", "Book it for 7 pm"], [Booking("A", "B", "2019-03-01", "19:00", 2)], True, True)
+    user = ScriptedUser(task, max_extra_turns=2)
+    assert user.next(None, False) == "hi"
+    # rule 2: the loop's own confirmation question is answered without consuming the script
+    assert user.next(f"{LOOP_CONFIRMATION_PREFIX} a table at A?", False) == YES
+    assert user.next("What time?", False) == "Book it for 7 pm"
+    # rule 3: script exhausted, goal not booked, the agent asks to confirm
+    assert user.next("Shall I book it?", False) == YES
+    assert user.next("Anything else?", False) is None  # not a confirmation question
+    assert user.next("Please confirm", False) is None  # extra turns used up
+    done = ScriptedUser(task)
+    done.position = 2
+    assert done.next("Shall I book it?", True) is None  # already booked: nothing to add
+
+
+def test_pass_hat_k():
+    assert pass_hat_k([4, 0], 4, 1) == 0.5
+    assert pass_hat_k([2], 4, 2) == pytest.approx(1 / 6)
+    assert pass_hat_k([3], 4, 4) == 0.0
+    assert pass_hat_k([1], 4, 5) is None
+
+
+def test_cli_tasks_with_replay(tmp_path, capsys):
+    out = tmp_path / "tasks"
+    assert main(["eval", "tasks", "--replay", "--no-confirm-bookings", "--limit", "3", "--trials", "4",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "success: 1.000 over 12 episodes" in printed and "pass^4: 1.000" in printed
+    summary = json.loads((out / "tasks.json").read_text())
+    assert summary["tasks"] == 3 and summary["pass^k"]["4"] == 1.0
+    assert len((out / "episodes.jsonl").read_text().splitlines()) == 12
+    assert "| pass^4 | 1.000 |" in (out / "tasks.md").read_text()

@@ -1,0 +1,137 @@
+"""Conversations → token ids and labels for training, with the loss only on assistant calls.
+
+One example per conversation: `agent.render.render_training_example` renders the whole
+conversation with the inference template and labels every assistant turn's tool call (and its
+<|im_end|>), so a single forward pass supervises all turns. `expand_per_turn` builds the older
+alternative (one example per assistant turn, prefix + that turn's call) for the throughput bench.
+
+`build_examples` is the pre-flight check: a conversation whose mask is empty or covers user /
+tool-result tokens raises `MaskError` (the run fails before any training); conversations longer
+than `max_length` are dropped and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.render import IGNORE_INDEX, MaskError, RenderConfig, check_mask, render_training_example
+from agent.trace_io import Trace
+
+
+@dataclass
+class Example:
+    input_ids: list[int]
+    labels: list[int]
+
+    @property
+    def supervised(self) -> int:
+        return sum(1 for x in self.labels if x != IGNORE_INDEX)
+
+
+@dataclass
+class DatasetReport:
+    examples: int = 0
+    tokens: int = 0
+    supervised_tokens: int = 0
+    too_long: list[int] = field(default_factory=list)  # indices of dropped conversations
+    longest: int = 0
+
+    def summary(self) -> str:
+        text = f"{self.examples} examples, {self.tokens} tokens, {self.supervised_tokens} supervised"
+        if self.too_long:
+            text += f"; {len(self.too_long)} conversations longer than max_length dropped"
+        return text
+
+
+def build_examples(
+    tokenizer: Any,
+    traces: list[Trace],
+    tools: list[dict] | None,
+    render: RenderConfig | None = None,
+    max_length: int = 8192,
+) -> tuple[list[Example], DatasetReport]:
+    """Tokenize whole conversations; raises MaskError naming the conversation on a bad mask."""
+    render = render or RenderConfig()
+    report = DatasetReport()
+    out: list[Example] = []
+    for i, trace in enumerate(traces):
+        try:
+            ids, labels = render_training_example(tokenizer, trace.messages, tools, render)
+        except MaskError as exc:
+            raise MaskError(f"conversation {i} (line {trace.meta.get('line', '?')}): {exc}") from None
+        report.longest = max(report.longest, len(ids))
+        if len(ids) > max_length:
+            report.too_long.append(i)
+            continue
+        ex = Example(ids, labels)
+        out.append(ex)
+        report.tokens += len(ids)
+        report.supervised_tokens += ex.supervised
+    report.examples = len(out)
+    return out, report
+
+
+def preflight(tokenizer: Any, examples: list[Example]) -> None:
+    """Re-check every example's mask (cheap); MaskError stops the run before training."""
+    if not examples:
+        raise MaskError("no training examples (every conversation was dropped or the input is empty)")
+    for i, ex in enumerate(examples):
+        try:
+            check_mask(tokenizer, ex.input_ids, ex.labels)
+        except MaskError as exc:
+            raise MaskError(f"example {i}: {exc}") from None
+
+
+def expand_per_turn(examples: list[Example]) -> list[Example]:
+    """Per-turn examples with the same supervised tokens: for each assistant span, the prefix up to
+    the end of that span with only that span labelled."""
+    out = []
+    for ex in examples:
+        spans, start = [], None
+        for k, lab in enumerate(ex.labels + [IGNORE_INDEX]):
+            if lab != IGNORE_INDEX and start is None:
+                start = k
+            elif lab == IGNORE_INDEX and start is not None:
+                spans.append((start, k))
+                start = None
+        for s, e in spans:
+            labels = [IGNORE_INDEX] * e
+            labels[s:e] = ex.labels[s:e]
+            out.append(Example(ex.input_ids[:e], labels))
+    return out
+
+
+class TokenizedDataset:
+    """A map-style dataset for `transformers.Trainer`."""
+
+    def __init__(self, examples: list[Example]):
+        self.examples = examples
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, i: int) -> dict[str, list[int]]:
+        ex = self.examples[i]
+        return {"input_ids": ex.input_ids, "labels": ex.labels}
+
+
+class PadCollator:
+    """Right-pads a batch: input ids with the pad id, labels with -100, attention mask 0."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, batch: list[dict[str, list[int]]]) -> dict[str, Any]:
+        import torch
+
+        width = max(len(b["input_ids"]) for b in batch)
+        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for r, b in enumerate(batch):
+            n = len(b["input_ids"])
+            ids[r, :n] = torch.tensor(b["input_ids"])
+            labels[r, :n] = torch.tensor(b["labels"])
+            mask[r, :n] = 1
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}

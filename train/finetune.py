@@ -1,0 +1,242 @@
+"""Supervised fine-tuning on whole conversations with `transformers.Trainer` (+ `peft` for LoRA).
+
+    from train.finetune import FinetuneConfig, finetune
+    result = finetune(FinetuneConfig(model="Qwen/Qwen3-1.7B"), traces, Path("runs/x"))
+    result.merged_dir   # a plain model directory: AutoModelForCausalLM.from_pretrained(...) / resto chat --model
+
+What a run does, in `run_dir`:
+- `config.json` — the resolved FinetuneConfig; `data.json` — dataset sizes (tokens, supervised tokens);
+- pre-flight: every conversation is rendered with the inference template (`agent.render`) and its loss
+  mask checked (`train.dataset`); a bad mask fails the run before any step;
+- `checkpoints/checkpoint-N` every `save_steps`; a rerun with the same run_dir resumes from the last
+  one exactly (optimizer, scheduler, RNG and data position are restored by the Trainer);
+- `metrics.jsonl` — one line per log event (loss, lr, grad norm, epoch, step);
+- `final/` — the trained weights (LoRA: the adapter) + tokenizer; `merged/` — LoRA merged into the
+  base and saved as a plain model (for full fine-tuning `final/` is already that);
+- `metrics.json` — the summary returned as `FinetuneResult.metrics`.
+
+Methods: `lora` on all linear layers (default), `qlora` (4-bit NF4 base via bitsandbytes, needs CUDA),
+`full` (tiny models trained from scratch). bf16 is used automatically on GPUs that support it.
+Multi-GPU: run the same command under `accelerate launch -m cli.main train direct CONFIG` (DDP, or
+FSDP via an accelerate config) — the Trainer picks the launcher's environment up with no code change.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.render import RenderConfig
+from agent.trace_io import Trace
+from train.config import FinetuneConfig
+from train.dataset import PadCollator, TokenizedDataset, build_examples, preflight
+
+__all__ = ["FinetuneConfig", "FinetuneResult", "finetune", "load_model", "default_tools"]
+
+
+@dataclass
+class FinetuneResult:
+    output_dir: Path  # final/ : adapter (LoRA) or full weights, + tokenizer
+    merged_dir: Path | None  # a plain model directory ready for from_pretrained
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def default_tools() -> list[dict]:
+    from agent.tools import tool_schemas
+
+    return tool_schemas()
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _use_bf16(config: FinetuneConfig) -> bool:
+    import torch
+
+    if config.bf16 == "auto":
+        return _cuda() and torch.cuda.is_bf16_supported()
+    return bool(config.bf16)
+
+
+def load_model(config: FinetuneConfig):
+    """The model to train: plain (full), with LoRA adapters, or 4-bit + LoRA (qlora)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    dtype = torch.bfloat16 if _use_bf16(config) else torch.float32
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if config.method == "qlora":
+        if not _cuda():
+            raise RuntimeError("qlora needs a CUDA GPU (bitsandbytes 4-bit); use method: lora on CPU")
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype, bnb_4bit_use_double_quant=True
+        )
+    model = AutoModelForCausalLM.from_pretrained(config.model, **kwargs)
+    model.config.use_cache = False  # the KV cache is useless in training and conflicts with checkpointing
+    if config.method == "full":
+        return model
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    if config.method == "qlora":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
+    elif config.gradient_checkpointing:
+        model.enable_input_require_grads()  # checkpointed blocks need an input that requires grad
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_target_modules,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora)
+
+
+class MetricsLog:
+    """A TrainerCallback appending every log event to metrics.jsonl."""
+
+    def __new__(cls, path: Path):
+        from transformers import TrainerCallback
+
+        class _Log(TrainerCallback):
+            def on_log(self, args, state, control, logs=None, **kwargs):
+                if logs:
+                    with path.open("a", encoding="utf-8") as fh:
+                        fh.write(json.dumps({"step": state.global_step, "time": time.time(), **logs}) + "\n")
+
+        return _Log()
+
+
+def _training_args(config: FinetuneConfig, run_dir: Path, has_eval: bool):
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(run_dir / "checkpoints"),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accumulation,
+        learning_rate=config.lr,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_steps,
+        weight_decay=config.weight_decay,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        logging_steps=config.logging_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        eval_strategy="epoch" if has_eval else "no",
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=_use_bf16(config),
+        use_cpu=not _cuda(),
+        gradient_checkpointing=config.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
+        report_to="none",
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        disable_tqdm=not config.progress,
+    )
+
+
+def last_checkpoint(run_dir: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = run_dir / "checkpoints"
+    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+
+
+def merge_adapter(config: FinetuneConfig, adapter_dir: Path, out_dir: Path, tokenizer: Any) -> Path:
+    """Load the base in full precision, apply the adapter, merge and save a plain model."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    dtype = torch.bfloat16 if _use_bf16(config) else torch.float32
+    base = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype)
+    merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
+    merged.config.use_cache = True
+    merged.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+def finetune(
+    config: FinetuneConfig,
+    train_traces: list[Trace],
+    run_dir: Path,
+    eval_traces: list[Trace] | None = None,
+    *,
+    tools: list[dict] | None = None,
+    render: RenderConfig | None = None,
+    callbacks: list[Any] | None = None,
+) -> FinetuneResult:
+    """Train on whole conversations (loss on assistant calls only); see the module docstring."""
+    from transformers import AutoTokenizer, Trainer
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(config.model_dump_json(indent=2))
+    tools = default_tools() if tools is None else tools
+    render = render or RenderConfig(tool_result_role=config.tool_result_role)
+
+    tokenizer = AutoTokenizer.from_pretrained(config.tokenizer or config.model)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    examples, report = build_examples(tokenizer, train_traces, tools, render, config.max_length)
+    preflight(tokenizer, examples)  # fails the run on any bad mask, before loading the model
+    eval_ds = None
+    if eval_traces:
+        eval_examples, _ = build_examples(tokenizer, eval_traces, tools, render, config.max_length)
+        eval_ds = TokenizedDataset(eval_examples) if eval_examples else None
+    data = {
+        "conversations": len(train_traces),
+        "examples": report.examples,
+        "tokens": report.tokens,
+        "supervised_tokens": report.supervised_tokens,
+        "dropped_too_long": len(report.too_long),
+        "longest": report.longest,
+    }
+    (run_dir / "data.json").write_text(json.dumps(data, indent=2))
+    if config.progress:
+        print(f"training data: {report.summary()}")
+
+    model = load_model(config)
+    trainer = Trainer(
+        model=model,
+        args=_training_args(config, run_dir, eval_ds is not None),
+        train_dataset=TokenizedDataset(examples),
+        eval_dataset=eval_ds,
+        data_collator=PadCollator(tokenizer.pad_token_id),
+        processing_class=tokenizer,
+        callbacks=[MetricsLog(run_dir / "metrics.jsonl"), *(callbacks or [])],
+    )
+    resume = last_checkpoint(run_dir) if config.resume else None
+    if resume and config.progress:
+        print(f"resuming from {resume}")
+    started = time.time()
+    output = trainer.train(resume_from_checkpoint=resume)
+    metrics: dict[str, Any] = {**output.metrics, **data, "global_step": trainer.state.global_step}
+    metrics["resumed_from"] = resume
+    metrics["wall_s"] = time.time() - started
+    if eval_ds is not None:
+        metrics.update(trainer.evaluate())
+
+    final = run_dir / "final"
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(final)
+    merged_dir: Path | None = final
+    if config.method != "full":
+        merged_dir = merge_adapter(config, final, run_dir / "merged", tokenizer) if config.merge else None
+    else:
+        trainer.model.config.use_cache = True
+        trainer.model.save_pretrained(final)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    return FinetuneResult(final, merged_dir, metrics)
