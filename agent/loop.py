@@ -172,6 +172,7 @@ class AgentSession:
         self.messages = []
         self.session_id = uuid.uuid4().hex
         self._logged = False
+        self._unlogged: list[Message] = []  # messages whose log write failed; retried next turn
         reset_policy = getattr(self.policy, "reset", None)
         if callable(reset_policy):
             reset_policy()  # e.g. the hf policy drops its KV cache: nothing of it is reusable now
@@ -235,8 +236,11 @@ class AgentSession:
                 "error": result.error,
                 "step_stats": step_stats,
             }
-            self.log.log_turn(self.session_id, result.new_messages, stats)
+            pending = self._unlogged + result.new_messages
+            self.log.log_turn(self.session_id, pending, stats)
+            self._unlogged = []
         except Exception as exc:  # noqa: BLE001 - a locked/broken log must not lose the reply
+            self._unlogged = self._unlogged + result.new_messages
             result.error = result.error or f"session log failed: {exc}"
             self._emit(result.events, AgentError(f"Could not write the session log: {exc}"))
 

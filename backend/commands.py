@@ -1,6 +1,7 @@
 """Backend commands of `resto`: the database, the tools, and the data.
 
-    resto db build [--db URL_OR_PATH] [--if-missing]   build the restaurant DB from SGD, print counts
+    resto db build [--db URL_OR_PATH] [--if-missing] [--fresh]
+                                                       build the restaurant DB from SGD, print counts
     resto db dump [--db URL_OR_PATH] [--out FILE]      write a full SQL dump (stdout by default)
     resto tools run [--db ...] [--dry-run] [--limit N] [--session-id ID]
                                                        JSONL {"name", "arguments"} on stdin → one
@@ -30,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     build = db.add_parser("build", help="build the database from every Restaurants_1 dialogue in SGD")
     build.add_argument("--db", help="database URL or SQLite file path (default $RESTO_HOME/resto.db)")
     build.add_argument("--if-missing", action="store_true", help="do nothing if the database already exists")
+    build.add_argument("--fresh", action="store_true",
+                       help="drop the old file's reservations and session log instead of keeping them")
     build.set_defaults(func=cmd_db_build)
     dump = db.add_parser("dump", help="write a full SQL dump of the database")
     dump.add_argument("--db", help="database URL or SQLite file path")
@@ -67,7 +70,7 @@ def cmd_db_build(args: argparse.Namespace, settings: Any) -> int:
         print("RESTO_DATA_DIR is not set: cannot build the database (run `resto data download --out DIR`).",
               file=sys.stderr)
         return 0
-    report = build_database(url, settings.sgd_dir())
+    report = build_database(url, settings.sgd_dir(), fresh=args.fresh)
     print(f"built {url}")
     print("\n".join(report.lines()))
     return 0

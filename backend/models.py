@@ -73,7 +73,7 @@ class Restaurant(Base):
     phone_number: Mapped[str] = mapped_column(String(32))
     street_address: Mapped[str] = mapped_column(String(128))
 
-    cuisines: Mapped[list[Cuisine]] = relationship(secondary=restaurant_cuisines, lazy="selectin")
+    cuisines: Mapped[list[Cuisine]] = relationship(secondary=restaurant_cuisines)
 
 
 class SlotOutcome(Base):
@@ -108,7 +108,7 @@ class Reservation(Base):
     party_size: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="confirmed")  # confirmed | cancelled
     table_number: Mapped[int | None] = mapped_column(Integer, nullable=True)  # NULL once cancelled
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=lambda: datetime.now(UTC))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=lambda: datetime.now(UTC).replace(tzinfo=None))
     # The agent session that booked it; a plain string on purpose (no FK into the session log).
     session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 

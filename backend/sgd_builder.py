@@ -24,14 +24,17 @@ Run it with `resto db build`; see `backend/commands.py`.
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from backend.db import Base, create_schema, is_sqlite, make_engine, session_scope, to_url
+from backend.errors import UserError
 from backend.models import Cuisine, Restaurant, SlotOutcome, restaurant_cuisines
 from backend.sgd import SgdCall, iter_calls
 
@@ -65,6 +68,9 @@ class BuildReport:
     slots_unavailable: int = 0
     reserve_calls_unknown_restaurant: int = 0
     slot_disagreements: int = 0
+    reservations_kept: int = 0  # from the previous database (rebuilds)
+    reservations_dropped: int = 0
+    other_rows_kept: int = 0  # e.g. the session log
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
@@ -76,6 +82,8 @@ class BuildReport:
             f"slot outcomes: {self.slots_available} available, {self.slots_unavailable} unavailable "
             f"({self.slot_disagreements} slots with disagreeing dialogues)",
             f"reserve calls naming an unknown restaurant (skipped): {self.reserve_calls_unknown_restaurant}",
+            f"kept from the previous database: {self.reservations_kept} reservations "
+            f"({self.reservations_dropped} dropped: restaurant gone), {self.other_rows_kept} other rows",
             f"built in {self.seconds:.2f} s",
         ]
 
@@ -215,27 +223,83 @@ def database_exists(url: str) -> bool:
         return False
     engine = make_engine(url)
     try:
-        from sqlalchemy import inspect, select
-
         if "restaurants" not in inspect(engine).get_table_names():
             return False
         with session_scope(engine) as session:
             return session.scalar(select(Restaurant.id).limit(1)) is not None
+    except SQLAlchemyError as exc:
+        raise UserError(f"{url} is not a database resto can read ({type(exc).__name__}).") from None
     finally:
         engine.dispose()
 
 
-def build_database(url: str, sgd_dir: Path) -> BuildReport:
+SGD_TABLES = ("booking_policy", "cuisines", "restaurants", "restaurant_cuisines", "slot_outcomes")
+
+
+def _carry_over(old: Path, new: Path) -> tuple[int, int, int]:
+    """Copy what users made from the old SQLite file into the new one: reservations (re-linked to
+    their restaurant by name and city; those whose restaurant is gone are dropped) and every table
+    the builder does not own, e.g. the agent's session log. Returns (kept, dropped, other rows)."""
+    conn = sqlite3.connect(new, isolation_level=None)
+    try:
+        conn.execute("PRAGMA foreign_keys=OFF")  # rows arrive table by table
+        conn.execute("ATTACH DATABASE ? AS old", (str(old),))
+        old_tables = {
+            name: sql for name, sql in conn.execute(
+                "SELECT name, sql FROM old.sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        if "restaurants" not in old_tables:
+            return 0, 0, 0
+        conn.execute("BEGIN")
+        kept = dropped = other = 0
+        if "reservations" in old_tables:
+            before = conn.execute("SELECT count(*) FROM old.reservations").fetchone()[0]
+            conn.execute(
+                "INSERT INTO reservations (id, restaurant_id, date, time, party_size, status, table_number, "
+                "created_at, session_id) SELECT o.id, n.id, o.date, o.time, o.party_size, o.status, "
+                "o.table_number, o.created_at, o.session_id FROM old.reservations o "
+                "JOIN old.restaurants r ON r.id = o.restaurant_id "
+                "JOIN restaurants n ON n.name = r.name AND n.city = r.city ORDER BY o.id"
+            )
+            kept = conn.execute("SELECT count(*) FROM reservations").fetchone()[0]
+            dropped = before - kept
+        mine = set(SGD_TABLES) | {"reservations"}
+        new_tables = {r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type='table'")}
+        for name, sql in old_tables.items():
+            if name in mine:
+                continue
+            if name not in new_tables:
+                conn.execute(sql)
+                for (index_sql,) in conn.execute(
+                    "SELECT sql FROM old.sqlite_master WHERE type='index' AND tbl_name=? AND sql IS NOT NULL",
+                    (name,),
+                ).fetchall():
+                    conn.execute(index_sql)
+            conn.execute(f'INSERT INTO main."{name}" SELECT * FROM old."{name}"')
+            other += conn.execute(f'SELECT count(*) FROM old."{name}"').fetchone()[0]
+        conn.execute("COMMIT")
+        return kept, dropped, other
+    finally:
+        conn.close()
+
+
+def build_database(url: str, sgd_dir: Path, *, fresh: bool = False) -> BuildReport:
     """(Re)build the database at `url` from SGD. A SQLite file is built next to the target and
     moved into place at the end, so readers never see a half-built database and a failed build
-    leaves the old one intact. Other databases: resto's tables are dropped and recreated."""
+    leaves the old one intact. Rebuilding keeps the reservations and the session log of the old
+    file unless `fresh`. Other databases: the restaurant tables and reservations are recreated,
+    other tables (the session log) stay."""
     start = time.perf_counter()
     url = to_url(url)
     path = _sqlite_path(url)
     if path is None:
         engine = make_engine(url)
         try:
-            Base.metadata.drop_all(engine)
+            # Only the builder's tables and the reservations that point into them; the rest (the
+            # session log) stays.
+            mine = [Base.metadata.tables[t] for t in (*SGD_TABLES, "reservations")]
+            Base.metadata.drop_all(engine, tables=mine)
             create_schema(engine)
             report = populate(engine, sgd_dir)
         finally:
@@ -249,6 +313,10 @@ def build_database(url: str, sgd_dir: Path) -> BuildReport:
         try:
             create_schema(engine)
             report = populate(engine, sgd_dir)
+            engine.dispose()
+            if path.exists() and not fresh:
+                kept = _carry_over(path, tmp)
+                report.reservations_kept, report.reservations_dropped, report.other_rows_kept = kept
             raw = engine.raw_connection()  # fold the WAL into the file before moving it
             try:
                 raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -59,9 +59,14 @@ def main() -> int:
     batched, t_batched, tok_batched = timed(many, conversations)
     same = sum(a == b for a, b in zip(single, batched, strict=True))
     print(f"model: {model_dir} on {model.device}; rows: {len(rows)}; max_new_tokens: {args.max_new_tokens}")
-    print(f"one at a time : {t_single:7.2f}s  {len(rows) / t_single:6.2f} rows/s  {tok_single / t_single:7.1f} tok/s")
-    print(f"batch size {args.batch_size:<3}: {t_batched:7.2f}s  {len(rows) / t_batched:6.2f} rows/s  "
-          f"{tok_batched / t_batched:7.1f} tok/s")
+    print(
+        f"one at a time : {t_single:7.2f}s  {len(rows) / t_single:6.2f} rows/s  "
+        f"{tok_single / t_single:7.1f} tok/s"
+    )
+    print(
+        f"batch size {args.batch_size:<3}: {t_batched:7.2f}s  {len(rows) / t_batched:6.2f} rows/s  "
+        f"{tok_batched / t_batched:7.1f} tok/s"
+    )
     print(f"identical predictions: {same}/{len(rows)}")
     print(f"throughput ratio (batched / one-at-a-time): {t_single / t_batched:.2f}x")
     return 0

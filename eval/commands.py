@@ -40,12 +40,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 # -- shared --------------------------------------------------------------------------------------
 def _add_judge_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("judge (llm-as-a-judge; omitted → no judge column)")
-    g.add_argument("--judge-endpoint", help="OpenAI-compatible base URL of the judge, e.g. http://host:8000/v1")
-    g.add_argument("--judge-model", help="model name at the endpoint (the benchmark used gpt-oss-120b), "
-                   "or a local model path/hub id when no endpoint is given")
+    g.add_argument(
+        "--judge-endpoint", help="OpenAI-compatible base URL of the judge, e.g. http://host:8000/v1"
+    )
+    g.add_argument(
+        "--judge-model",
+        help="model name at the endpoint (the benchmark used gpt-oss-120b), "
+        "or a local model path/hub id when no endpoint is given",
+    )
     g.add_argument("--judge-api-key", help="API key for the judge endpoint")
-    g.add_argument("--judge-rubric", type=Path,
-                   help="job_description.json with llm_as_a_judge_instructions (default: the benchmark's S1)")
+    g.add_argument(
+        "--judge-rubric",
+        type=Path,
+        help="job_description.json with llm_as_a_judge_instructions (default: the benchmark's S1)",
+    )
     g.add_argument("--judge-concurrency", type=int, default=8, help="judge requests in flight (default 8)")
     g.add_argument("--judge-timeout", type=float, default=120.0, help="seconds per judge request")
 
@@ -62,9 +70,13 @@ def _make_judge(args: argparse.Namespace, settings: Settings):
         raise UserError(f"Judge rubric {rubric_path} not found: pass --judge-rubric job_description.json.")
     try:
         return make_judge(
-            endpoint=args.judge_endpoint, model=args.judge_model, rubric=load_rubric(rubric_path),
-            cache_dir=settings.cache_dir / "judge", api_key=args.judge_api_key,
-            timeout_s=args.judge_timeout, max_concurrency=args.judge_concurrency,
+            endpoint=args.judge_endpoint,
+            model=args.judge_model,
+            rubric=load_rubric(rubric_path),
+            cache_dir=settings.cache_dir / "judge",
+            api_key=args.judge_api_key,
+            timeout_s=args.judge_timeout,
+            max_concurrency=args.judge_concurrency,
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None
@@ -79,7 +91,9 @@ def _print_summary(result) -> None:
 def _register_expand(group: argparse._SubParsersAction) -> None:
     p = group.add_parser("expand", help="conversations → one row per assistant tool call (benchmark rows)")
     p.add_argument("file", type=Path, help="test.jsonl (question+answer), traces (context) or messages JSONL")
-    p.add_argument("--out", type=Path, required=True, help="output JSONL (question, answer, conversation, turn)")
+    p.add_argument(
+        "--out", type=Path, required=True, help="output JSONL (question, answer, conversation, turn)"
+    )
     p.set_defaults(func=cmd_expand)
 
 
@@ -98,7 +112,9 @@ def cmd_expand(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- score ---------------------------------------------------------------------------------------
 def _register_score(group: argparse._SubParsersAction) -> None:
-    p = group.add_parser("score", help="score prediction rows (question, answer, prediction) with the benchmark metrics")
+    p = group.add_parser(
+        "score", help="score prediction rows (question, answer, prediction) with the benchmark metrics"
+    )
     p.add_argument("predictions", type=Path, help="JSONL rows with question, answer, prediction strings")
     p.add_argument("--out", type=Path, help="write the rows with one float column per metric here")
     p.add_argument("--report-dir", type=Path, help="also write report.md, report.json and a chart here")
@@ -115,7 +131,9 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     for problem in problems[:20]:
         print(f"{args.predictions}: {problem} (skipped)", file=sys.stderr)
     if not rows:
-        raise UserError(f"{args.predictions} has no usable rows (each needs question, answer, prediction strings).")
+        raise UserError(
+            f"{args.predictions} has no usable rows (each needs question, answer, prediction strings)."
+        )
     result = score_rows(rows, judge=_make_judge(args, settings))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -141,8 +159,12 @@ def _register_run(group: argparse._SubParsersAction) -> None:
     src.add_argument("--endpoint", help="OpenAI-compatible base URL instead of a local model")
     src.add_argument("--endpoint-model", dest="endpoint_model", help="model name at the endpoint")
     src.add_argument("--api-key", dest="api_key", help="API key for the endpoint")
-    p.add_argument("--test", type=Path, help="benchmark test.jsonl or conversations (default: the benchmark's S1 test set)")
-    p.add_argument("--out", type=Path, required=True, help="run directory (predictions.jsonl, report.md, …)")
+    p.add_argument(
+        "--test",
+        type=Path,
+        help="benchmark test.jsonl or conversations (default: the benchmark's S1 test set)",
+    )
+    p.add_argument("--out", type=Path, required=True, help="run directory (predictions, report.md, …)")
     p.add_argument("--limit", type=int, help="only the first N expanded rows")
     p.add_argument("--batch-size", type=int, default=8, help="rows generated together (default 8)")
     p.add_argument("--max-new-tokens", type=int, default=256, help="cap on generated tokens per row")
@@ -162,18 +184,29 @@ def _predictor(args: argparse.Namespace, settings: Settings):
         from agent.llm_client import EndpointConfig
         from eval.predict import EndpointPredictor
 
-        config = EndpointConfig(base_url=settings.endpoint, model=settings.endpoint_model, api_key=settings.api_key,
-                                cache_dir=settings.cache_dir / "llm")
+        config = EndpointConfig(
+            base_url=settings.endpoint,
+            model=settings.endpoint_model,
+            api_key=settings.api_key,
+            cache_dir=settings.cache_dir / "llm",
+        )
         return EndpointPredictor(config, max_tokens=args.max_new_tokens)
     from agent.model_loading import ModelLoadError, load_model
     from eval.predict import HFPredictor
 
     try:
-        loaded = load_model(settings.model, adapter=settings.adapter, quantization=args.quantization, device=args.device)
+        loaded = load_model(
+            settings.model, adapter=settings.adapter, quantization=args.quantization, device=args.device
+        )
     except ModelLoadError as exc:
         raise UserError(str(exc)) from None
-    return HFPredictor(loaded.model, loaded.tokenizer, batch_size=args.batch_size,
-                       max_new_tokens=args.max_new_tokens, description=loaded.description)
+    return HFPredictor(
+        loaded.model,
+        loaded.tokenizer,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        description=loaded.description,
+    )
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -201,8 +234,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with tqdm(total=len(rows), desc="predict", unit="row") as bar:
-        predicted, stats = predict_rows(rows, predictor, args.out / "predictions.jsonl",
-                                        chunk_size=max(args.batch_size * 4, 1), progress=bar.update)
+        predicted, stats = predict_rows(
+            rows,
+            predictor,
+            args.out / "predictions.jsonl",
+            chunk_size=max(args.batch_size * 4, 1),
+            progress=bar.update,
+        )
     print(f"predictions: {stats.predicted} new, {stats.skipped} already done ({stats.seconds:.1f}s)")
     result = score_rows(predicted, judge=judge)
     meta = {
@@ -225,9 +263,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- compare -------------------------------------------------------------------------------------
 def _register_compare(group: argparse._SubParsersAction) -> None:
-    p = group.add_parser("compare", help="one table across runs (scenario × pipeline) with published numbers")
+    p = group.add_parser(
+        "compare", help="one table across runs (scenario × pipeline), with published numbers"
+    )
     p.add_argument("runs", nargs="+", type=Path, help="run directories (with report.json)")
-    p.add_argument("--metric", action="append", help="metric(s) to tabulate (default: llm-as-a-judge, staged_tool_call)")
+    p.add_argument(
+        "--metric", action="append", help="metric(s) to tabulate (default: llm-as-a-judge, staged_tool_call)"
+    )
     p.add_argument("--out", type=Path, help="also write the markdown table here")
     p.set_defaults(func=cmd_compare)
 
@@ -246,7 +288,9 @@ def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- tasks ---------------------------------------------------------------------------------------
 def _register_tasks(group: argparse._SubParsersAction) -> None:
-    p = group.add_parser("tasks", help="closed-loop episodes: a simulated user, the real agent loop, a fresh DB")
+    p = group.add_parser(
+        "tasks", help="closed-loop episodes: a simulated user, the real agent loop, a fresh DB"
+    )
     src = p.add_argument_group("agent model (one of)")
     src.add_argument("--model", help="hub id or local model directory (default: RESTO_MODEL)")
     src.add_argument("--adapter", help="PEFT LoRA adapter directory")
@@ -254,17 +298,30 @@ def _register_tasks(group: argparse._SubParsersAction) -> None:
     src.add_argument("--endpoint", help="OpenAI-compatible base URL instead of a local model")
     src.add_argument("--endpoint-model", dest="endpoint_model", help="model name at the endpoint")
     src.add_argument("--api-key", dest="api_key", help="API key for the endpoint")
-    src.add_argument("--replay", action="store_true",
-                     help="replay each dialogue's reference calls (checks the system, not a model)")
+    src.add_argument(
+        "--replay",
+        action="store_true",
+        help="replay each dialogue's reference calls (checks the system, not a model)",
+    )
     p.add_argument("--test", type=Path, help="conversations (default: the benchmark's S1 test set, 34 tasks)")
-    p.add_argument("--out", type=Path, required=True, help="output directory (episodes.jsonl, tasks.md, tasks.json)")
-    p.add_argument("--trials", type=int, default=4, help="trials per task (pass^k for k=1..trials; default 4)")
+    p.add_argument(
+        "--out", type=Path, required=True, help="output directory (episodes.jsonl, tasks.md, tasks.json)"
+    )
+    p.add_argument(
+        "--trials", type=int, default=4, help="trials per task (pass^k for k=1..trials; default 4)"
+    )
     p.add_argument("--limit", type=int, help="only the first N tasks")
     p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (default 0.7)")
     p.add_argument("--max-new-tokens", type=int, default=256, help="cap on generated tokens per call")
-    p.add_argument("--no-confirm-bookings", dest="confirm_bookings", action="store_false",
-                   help="let the agent book without the user's confirmation (the app confirms)")
-    p.add_argument("--user-endpoint", help="an LLM plays the user (OpenAI-compatible URL); default: scripted user")
+    p.add_argument(
+        "--no-confirm-bookings",
+        dest="confirm_bookings",
+        action="store_false",
+        help="let the agent book without the user's confirmation (the app confirms)",
+    )
+    p.add_argument(
+        "--user-endpoint", help="an LLM plays the user (OpenAI-compatible URL); default: scripted user"
+    )
     p.add_argument("--user-model", help="model name of the LLM user")
     p.set_defaults(func=cmd_tasks)
 
@@ -278,8 +335,11 @@ def _task_policy_factory(args: argparse.Namespace, settings: Settings):
         from agent.llm_client import ChatClient, EndpointConfig
         from agent.policies.openai import OpenAIPolicy
 
-        client = ChatClient(EndpointConfig(base_url=settings.endpoint, model=settings.endpoint_model,
-                                           api_key=settings.api_key))
+        client = ChatClient(
+            EndpointConfig(
+                base_url=settings.endpoint, model=settings.endpoint_model, api_key=settings.api_key
+            )
+        )
         policy = OpenAIPolicy(client, max_tokens=args.max_new_tokens, temperature=args.temperature)
         return (lambda task, trial: policy), policy.description
     from agent.model_loading import ModelLoadError, load_model
@@ -293,8 +353,11 @@ def _task_policy_factory(args: argparse.Namespace, settings: Settings):
     def make(task, trial):
         # one seed per (task, trial): trials differ, and a re-run reproduces them
         seed = zlib.crc32(f"{task.id}/{trial}".encode())
-        return HFPolicy(loaded, max_new_tokens=args.max_new_tokens,
-                        sampling=Sampling(temperature=args.temperature, seed=seed))
+        return HFPolicy(
+            loaded,
+            max_new_tokens=args.max_new_tokens,
+            sampling=Sampling(temperature=args.temperature, seed=seed),
+        )
 
     return make, f"hf: {loaded.description}"
 
@@ -327,15 +390,26 @@ def cmd_tasks(args: argparse.Namespace, settings: Settings) -> int:
         user_client = ChatClient(EndpointConfig(base_url=args.user_endpoint, model=args.user_model))
         make_user = lambda task: LLMUser(task, user_client)  # noqa: E731
     episodes_path = args.out / "episodes.jsonl"
-    with episodes_path.open("w", encoding="utf-8") as fh, tqdm(total=len(tasks) * args.trials, desc="episodes") as bar:
+    with (
+        episodes_path.open("w", encoding="utf-8") as fh,
+        tqdm(total=len(tasks) * args.trials, desc="episodes") as bar,
+    ):
+
         def on_episode(episode):
             fh.write(json.dumps(episode.to_record()) + "\n")
             fh.flush()
             bar.update(1)
 
-        result = run_tasks(tasks, make_policy, dbs, trials=args.trials, make_user=make_user,
-                           confirm_bookings=args.confirm_bookings, max_steps=settings.max_steps,
-                           on_episode=on_episode)
+        result = run_tasks(
+            tasks,
+            make_policy,
+            dbs,
+            trials=args.trials,
+            make_user=make_user,
+            confirm_bookings=args.confirm_bookings,
+            max_steps=settings.max_steps,
+            on_episode=on_episode,
+        )
     summary = result.summary()
     summary["agent"] = description
     summary["user"] = f"llm: {args.user_model}" if args.user_endpoint else "scripted"
@@ -343,8 +417,10 @@ def cmd_tasks(args: argparse.Namespace, settings: Settings) -> int:
     summary["confirm_bookings"] = args.confirm_bookings
     (args.out / "tasks.json").write_text(json.dumps(summary, indent=2))
     (args.out / "tasks.md").write_text(result.markdown(description))
-    print(f"success: {summary['success_rate']:.3f} over {summary['episodes']} episodes "
-          f"(state {summary['state_ok_rate']:.3f}, told {summary['told_rate']:.3f})")
+    print(
+        f"success: {summary['success_rate']:.3f} over {summary['episodes']} episodes "
+        f"(state {summary['state_ok_rate']:.3f}, told {summary['told_rate']:.3f})"
+    )
     for k, value in summary["pass^k"].items():
         print(f"pass^{k}: {'n/a' if value is None else f'{value:.3f}'}")
     print(f"report: {args.out / 'tasks.md'}")

@@ -29,14 +29,22 @@ SCENARIOS = {
 # listed in shared/README.md: Qwen3-1.7B student, judge gpt-oss-120b.
 PUBLISHED: dict[str, dict[tuple[str, str], float]] = {
     JUDGE_METRIC: {
-        ("S1", "tft"): 0.866, ("S1", "direct"): 0.864,
-        ("S2", "tft"): 0.844, ("S2", "direct"): 0.721,
-        ("S3", "tft"): 0.844, ("S3", "direct"): 0.585,
-        ("S4", "tft"): 0.852, ("S4", "direct"): 0.649,
-        ("S5", "tft"): 0.858, ("S5", "direct"): 0.694,
+        ("S1", "tft"): 0.866,
+        ("S1", "direct"): 0.864,
+        ("S2", "tft"): 0.844,
+        ("S2", "direct"): 0.721,
+        ("S3", "tft"): 0.844,
+        ("S3", "direct"): 0.585,
+        ("S4", "tft"): 0.852,
+        ("S4", "direct"): 0.649,
+        ("S5", "tft"): 0.858,
+        ("S5", "direct"): 0.694,
     },
     "staged_tool_call": {
-        ("S1", "tft"): 0.765, ("S2", "tft"): 0.758, ("S3", "tft"): 0.748, ("S4", "tft"): 0.74,
+        ("S1", "tft"): 0.765,
+        ("S2", "tft"): 0.758,
+        ("S3", "tft"): 0.748,
+        ("S4", "tft"): 0.74,
         ("S4", "direct"): 0.66,
     },
 }
@@ -74,8 +82,14 @@ def load_run(path: str | Path) -> Run:
     meta = data.get("meta", {})
     scenario = normalize_scenario(meta.get("scenario")) or normalize_scenario(meta.get("test")) or "?"
     pipeline = str(meta.get("pipeline") or meta.get("label") or path.name).lower()
-    return Run(report.parent, str(meta.get("label") or path.name), scenario, pipeline,
-               dict(data.get("metrics", {})), int(data.get("n", 0)))
+    return Run(
+        report.parent,
+        str(meta.get("label") or path.name),
+        scenario,
+        pipeline,
+        dict(data.get("metrics", {})),
+        int(data.get("n", 0)),
+    )
 
 
 def _fmt(value: float | None) -> str:
@@ -105,14 +119,21 @@ def compare_table(runs: list[Run], metric: str = JUDGE_METRIC) -> str:
     for p in pipelines:
         head += [f"{p} (ours)", f"{p} (published)", f"Δ {p}"]
     head += ["TFT − Direct (ours)", "TFT − Direct (published)"]
-    lines = [f"### {metric}", "", "| " + " | ".join(head) + " |", "| " + " | ".join("---" for _ in head) + " |"]
+    lines = [
+        f"### {metric}",
+        "",
+        "| " + " | ".join(head) + " |",
+        "| " + " | ".join("---" for _ in head) + " |",
+    ]
     for s in scenarios:
         cells = [f"{s} {SCENARIOS.get(s, '')}".strip()]
         for p in pipelines:
             o, ref = ours.get((s, p)), published.get((s, p))
             cells += [_fmt(o), _fmt(ref), _delta(o, ref)]
-        cells += [_delta(ours.get((s, "tft")), ours.get((s, "direct"))),
-                  _delta(published.get((s, "tft")), published.get((s, "direct")))]
+        cells += [
+            _delta(ours.get((s, "tft")), ours.get((s, "direct"))),
+            _delta(published.get((s, "tft")), published.get((s, "direct"))),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -122,7 +143,13 @@ def runs_table(runs: list[Run]) -> str:
     head = ["run", "scenario", "pipeline", "rows", *metrics]
     lines = ["| " + " | ".join(head) + " |", "| " + " | ".join("---" for _ in head) + " |"]
     for r in runs:
-        lines.append("| " + " | ".join([r.label, r.scenario, r.pipeline, str(r.n), *(_fmt(r.metrics.get(m)) for m in metrics)]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [r.label, r.scenario, r.pipeline, str(r.n), *(_fmt(r.metrics.get(m)) for m in metrics)]
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -132,7 +159,9 @@ def teachers_table() -> str:
     return "\n".join(lines)
 
 
-def compare_markdown(paths: list[str | Path], metrics: tuple[str, ...] = (JUDGE_METRIC, "staged_tool_call")) -> str:
+def compare_markdown(
+    paths: list[str | Path], metrics: tuple[str, ...] = (JUDGE_METRIC, "staged_tool_call")
+) -> str:
     runs = [load_run(p) for p in paths]
     parts = ["## Runs", "", runs_table(runs), ""]
     for metric in metrics:

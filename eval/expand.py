@@ -36,7 +36,12 @@ class ExpandedRow:
         return json.loads(self.answer)["name"]
 
     def to_record(self) -> dict[str, Any]:
-        return {"question": self.question, "answer": self.answer, "conversation": self.conversation, "turn": self.turn}
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "conversation": self.conversation,
+            "turn": self.turn,
+        }
 
 
 def expand_conversation(messages: list[Message], index: int = 0) -> Iterator[ExpandedRow]:

@@ -125,7 +125,8 @@ class VerdictCache:
     @staticmethod
     def key(judge_name: str, rubric: str, item: JudgeItem) -> str:
         canonical = json.dumps(
-            [PROMPT_VERSION, judge_name, rubric, item.question, item.answer, item.prediction], ensure_ascii=False
+            [PROMPT_VERSION, judge_name, rubric, item.question, item.answer, item.prediction],
+            ensure_ascii=False,
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -224,8 +225,15 @@ class EndpointJudge(_CachedJudge):
 class HFJudge(_CachedJudge):
     """A local transformers causal LM as judge (greedy, short answer)."""
 
-    def __init__(self, model: Any, tokenizer: Any, rubric: str, name: str, cache_dir: str | Path | None = None,
-                 max_new_tokens: int = 8):
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        rubric: str,
+        name: str,
+        cache_dir: str | Path | None = None,
+        max_new_tokens: int = 8,
+    ):
         super().__init__(rubric, cache_dir)
         self.model, self.tokenizer = model, tokenizer
         self.name = f"hf:{name}"
@@ -238,16 +246,22 @@ class HFJudge(_CachedJudge):
         for item in items:
             try:
                 prompt = self.tokenizer.apply_chat_template(
-                    judge_messages(self.rubric, item), tokenize=False, add_generation_prompt=True,
+                    judge_messages(self.rubric, item),
+                    tokenize=False,
+                    add_generation_prompt=True,
                     enable_thinking=False,
                 )
                 enc = self.tokenizer(prompt, return_tensors="pt").to(self.model.device)
                 with torch.no_grad():
                     ids = self.model.generate(
-                        **enc, max_new_tokens=self.max_new_tokens, do_sample=False,
+                        **enc,
+                        max_new_tokens=self.max_new_tokens,
+                        do_sample=False,
                         pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
                     )
-                out.append(self.tokenizer.decode(ids[0, enc["input_ids"].shape[1]:], skip_special_tokens=True))
+                out.append(
+                    self.tokenizer.decode(ids[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+                )
             except Exception as exc:  # one bad row must not lose the others' verdicts
                 out.append(exc)
         return out
@@ -269,11 +283,17 @@ def make_judge(
         if not model:
             raise ValueError("an endpoint judge needs a model name (--judge-model)")
         config = EndpointConfig(
-            base_url=endpoint, model=model, api_key=api_key, timeout_s=timeout_s, max_concurrency=max_concurrency
+            base_url=endpoint,
+            model=model,
+            api_key=api_key,
+            timeout_s=timeout_s,
+            max_concurrency=max_concurrency,
         )
         return EndpointJudge(config, rubric, cache_dir)
     if not model:
-        raise ValueError("give --judge-endpoint URL --judge-model NAME, or --judge-model PATH for a local judge")
+        raise ValueError(
+            "give --judge-endpoint URL --judge-model NAME, or --judge-model PATH for a local judge"
+        )
     if hf_loader is None:
         from eval.predict import load_hf_model
 

@@ -34,7 +34,11 @@ TOOL_CALL_RE = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 
 SCHEMA_DEFAULTS: dict[str, dict[str, str]] = {
     "ReserveRestaurant": {"date": "2019-03-01", "party_size": "2"},
-    "FindRestaurants": {"price_range": "dontcare", "has_live_music": "dontcare", "serves_alcohol": "dontcare"},
+    "FindRestaurants": {
+        "price_range": "dontcare",
+        "has_live_music": "dontcare",
+        "serves_alcohol": "dontcare",
+    },
 }
 
 TOOL_METRICS = ("staged_tool_call", "tool_call_equivalence", "binary_tool_call", "rouge")
@@ -130,9 +134,9 @@ def score_pair(answer: str, prediction: str) -> dict[str, float]:
 
 
 def function_name(text: str) -> str:
-    """The called function's name, or "<none>" when the text is no call (confusion matrices)."""
+    """The called function's name, or "(no call)" when the text is no call (confusion matrices)."""
     call = parse_call(text)
-    return call.name if call is not None else "<none>"
+    return call.name if call is not None else "(no call)"
 
 
 def sgd_schema_defaults(sgd_dir: str | Path, service: str = "Restaurants_1") -> dict[str, dict[str, str]]:

@@ -6,8 +6,9 @@ sorted by length so a batch holds prompts of similar size, LEFT-padded (a decode
 the last position of every row, so padding must sit in front) and decoded greedily with
 `model.generate` in batches (the same decoding as `agent.policies.hf.generate_batch`, plus
 length sorting and resumability). A row's prediction is the generated text up to `</tool_call>`,
-cleaned exactly like the hf policy's raw text, e.g. `<tool_call>\n{"name": …, "arguments": {…}}\n</tool_call>` — the raw string the
-benchmark's metrics parse.
+cleaned exactly like the hf policy's raw text, e.g.
+`<tool_call>\n{"name": …, "arguments": {…}}\n</tool_call>` — the raw string the benchmark's
+metrics parse.
 
 Endpoints (`EndpointPredictor`): one chat request per row through `agent.llm_client.ChatClient`
 (concurrent, retried, cached), with the same system prompt and tools; a returned tool call is
@@ -40,8 +41,9 @@ class Predictor(Protocol):
     def predict(self, conversations: Sequence[list[Message]]) -> list[str]: ...
 
 
-def load_hf_model(model: str, adapter: str | None = None, quantization: str | None = None,
-                  device: str | None = None) -> tuple[Any, Any]:
+def load_hf_model(
+    model: str, adapter: str | None = None, quantization: str | None = None, device: str | None = None
+) -> tuple[Any, Any]:
     from agent.model_loading import load_model
 
     loaded = load_model(model, adapter=adapter, quantization=quantization, device=device)
@@ -51,8 +53,16 @@ def load_hf_model(model: str, adapter: str | None = None, quantization: str | No
 class HFPredictor:
     """Batched greedy generation with left padding."""
 
-    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 8, max_new_tokens: int = 256,
-                 render: RenderConfig | None = None, description: str = "hf"):
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        batch_size: int = 8,
+        max_new_tokens: int = 256,
+        render: RenderConfig | None = None,
+        description: str = "hf",
+    ):
         self.model, self.tokenizer = model, tokenizer
         self.batch_size = max(1, batch_size)
         self.max_new_tokens = max_new_tokens
@@ -98,7 +108,9 @@ class HFPredictor:
     def generate(self, prompts: Sequence[str]) -> list[str]:
         # decoded like the hf policy's raw text (agent.policies.hf.clean_completion): up to and
         # including </tool_call>, end-of-turn and pad tokens removed
-        return [clean_completion(self.tokenizer.decode(ids), self.tokenizer) for ids in self.generate_ids(prompts)]
+        return [
+            clean_completion(self.tokenizer.decode(ids), self.tokenizer) for ids in self.generate_ids(prompts)
+        ]
 
     def predict(self, conversations: Sequence[list[Message]]) -> list[str]:
         prompts = self.prompts(conversations)
@@ -120,7 +132,9 @@ def response_to_prediction(text: str, calls: list[ToolCall]) -> str:
 
 
 class EndpointPredictor:
-    def __init__(self, config: EndpointConfig, *, max_tokens: int | None = 512, render: RenderConfig | None = None):
+    def __init__(
+        self, config: EndpointConfig, *, max_tokens: int | None = 512, render: RenderConfig | None = None
+    ):
         self.client = ChatClient(config)
         self.description = f"endpoint: {config.model} @ {config.base_url}"
         self.max_tokens = max_tokens

@@ -24,8 +24,12 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _cell(text: str) -> str:
-    return _short(text).replace("|", "\\|")
+def _cell(text: str, code: bool = False) -> str:
+    """A markdown table cell; `code` shows it as a code span (tool calls contain <tool_call> tags)."""
+    text = _short(text).replace("|", "\\|")
+    if code and text:
+        return "`" + text.replace("`", "'") + "`"
+    return text
 
 
 def worst_rows(result: ScoreResult, n: int = 10) -> list[dict[str, Any]]:
@@ -49,7 +53,17 @@ def last_user_text(question: str) -> str:
 
 def render_markdown(result: ScoreResult, meta: dict[str, Any], n_worst: int = 10) -> str:
     lines = [f"# Evaluation report: {meta.get('label') or meta.get('model') or 'run'}", ""]
-    for key in ("model", "adapter", "endpoint", "test", "scenario", "pipeline", "rows", "batch_size", "seconds"):
+    for key in (
+        "model",
+        "adapter",
+        "endpoint",
+        "test",
+        "scenario",
+        "pipeline",
+        "rows",
+        "batch_size",
+        "seconds",
+    ):
         if meta.get(key) not in (None, ""):
             lines.append(f"- {key}: `{meta[key]}`")
     if result.judge:
@@ -67,22 +81,26 @@ def render_markdown(result: ScoreResult, meta: dict[str, Any], n_worst: int = 10
     lines.append("| function | n | " + " | ".join(result.metrics) + " |")
     lines.append("| --- | --- | " + " | ".join("---" for _ in result.metrics) + " |")
     for name, values in result.per_function.items():
-        lines.append(f"| {name} | {values['n']} | " + " | ".join(_fmt(values[m]) for m in result.metrics) + " |")
+        lines.append(
+            f"| {name} | {values['n']} | " + " | ".join(_fmt(values[m]) for m in result.metrics) + " |"
+        )
 
     predicted = sorted({p for row in result.confusion.values() for p in row})
     lines += ["", "## Function-name confusion (rows: reference, columns: predicted)", ""]
     lines.append("| reference \\ predicted | " + " | ".join(predicted) + " |")
     lines.append("| --- | " + " | ".join("---" for _ in predicted) + " |")
     for ref in sorted(result.confusion):
-        lines.append(f"| {ref} | " + " | ".join(str(result.confusion[ref].get(p, 0)) for p in predicted) + " |")
+        lines.append(
+            f"| {ref} | " + " | ".join(str(result.confusion[ref].get(p, 0)) for p in predicted) + " |"
+        )
 
     lines += ["", f"## Worst {n_worst} rows", ""]
     lines.append("| # | last user message | reference | prediction | staged | rouge | judge |")
     lines.append("| --- | --- | --- | --- | --- | --- | --- |")
     for i, row in enumerate(worst_rows(result, n_worst), start=1):
         lines.append(
-            f"| {i} | {_cell(last_user_text(row['question']))} | {_cell(row['answer'])} | "
-            f"{_cell(row['prediction']) or '(empty)'} | {row['staged_tool_call']:.2f} | {row['rouge']:.2f} | "
+            f"| {i} | {_cell(last_user_text(row['question']))} | {_cell(row['answer'], True)} | "
+            f"{_cell(row['prediction'], True) or '(empty)'} | {row['staged_tool_call']:.2f} | {row['rouge']:.2f} | "
             f"{_fmt(row.get(JUDGE_METRIC))} |"
         )
     return "\n".join(lines) + "\n"

@@ -3,7 +3,7 @@
 Adds one float column per metric to each row (`llm-as-a-judge` only with a judge; None where the
 verdict was unparseable or the request failed), and aggregates: the mean per metric, the same
 per reference function, function-name accuracy and the function-name confusion matrix
-(reference → predicted, `<none>` when the prediction is no call).
+(reference → predicted, `(no call)` when the prediction is no call).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ class RowFormatError(ValueError):
     pass
 
 
-def read_rows(path: str | Path, required: tuple[str, ...] = REQUIRED) -> tuple[list[dict[str, Any]], list[str]]:
+def read_rows(
+    path: str | Path, required: tuple[str, ...] = REQUIRED
+) -> tuple[list[dict[str, Any]], list[str]]:
     """JSONL rows; a broken line is reported (number + reason) and skipped, never fatal."""
     rows, problems = [], []
     with Path(path).open(encoding="utf-8") as fh:
@@ -92,7 +94,9 @@ def confusion_text(confusion: dict[str, dict[str, int]]) -> str:
     head = "reference \\ predicted".ljust(width + 2) + " ".join(p.rjust(width) for p in predicted)
     lines = [head]
     for ref in sorted(confusion):
-        lines.append(ref.ljust(width + 2) + " ".join(str(confusion[ref].get(p, 0)).rjust(width) for p in predicted))
+        lines.append(
+            ref.ljust(width + 2) + " ".join(str(confusion[ref].get(p, 0)).rjust(width) for p in predicted)
+        )
     return "\n".join(lines)
 
 

@@ -88,8 +88,7 @@ class Task:
     def goal(self) -> str:
         if self.expected:
             b = self.expected[-1]
-            return (f"book a table at {b.restaurant} in {b.city} on {b.date} at {b.time} "
-                    f"for {b.party_size}")
+            return f"book a table at {b.restaurant} in {b.city} on {b.date} at {b.time} for {b.party_size}"
         return "find a restaurant" + (" and try to book a table" if self.books else "")
 
 
@@ -148,8 +147,14 @@ def make_task(task_id: str, messages: list[Message], dbs: Databases) -> Task:
         expected = reservations(engine)
     finally:
         dbs.discard(engine)
-    return Task(task_id, messages, user_turns(messages), expected,
-                books=any(c.name == RESERVE for c in calls), searches=any(c.name == "FindRestaurants" for c in calls))
+    return Task(
+        task_id,
+        messages,
+        user_turns(messages),
+        expected,
+        books=any(c.name == RESERVE for c in calls),
+        searches=any(c.name == "FindRestaurants" for c in calls),
+    )
 
 
 class ScriptedUser:
@@ -163,14 +168,23 @@ class ScriptedUser:
         self.max_extra_turns = max_extra_turns
 
     def next(self, last_reply: str | None, booked_goal: bool) -> str | None:
-        if last_reply and last_reply.startswith(LOOP_CONFIRMATION_PREFIX) and self.extra < self.max_extra_turns:
+        if (
+            last_reply
+            and last_reply.startswith(LOOP_CONFIRMATION_PREFIX)
+            and self.extra < self.max_extra_turns
+        ):
             self.extra += 1
             return YES
         if self.position < len(self.script):
             self.position += 1
             return self.script[self.position - 1]
-        if (self.task.expected and not booked_goal and last_reply and _ASKS_CONFIRMATION.search(last_reply)
-                and self.extra < self.max_extra_turns):
+        if (
+            self.task.expected
+            and not booked_goal
+            and last_reply
+            and _ASKS_CONFIRMATION.search(last_reply)
+            and self.extra < self.max_extra_turns
+        ):
             self.extra += 1
             return YES
         return None
@@ -282,8 +296,18 @@ def run_episode(
         actual = reservations(engine)
         state_ok = Counter(actual) == goal
         told = told_outcome(task, session.messages, actual)
-        return Episode(task.id, trial, state_ok and told, state_ok, told, task.expected, actual, turns, errors,
-                       list(session.messages))
+        return Episode(
+            task.id,
+            trial,
+            state_ok and told,
+            state_ok,
+            told,
+            task.expected,
+            actual,
+            turns,
+            errors,
+            list(session.messages),
+        )
     finally:
         dbs.discard(engine)
 
@@ -316,24 +340,34 @@ class TaskReport:
             "success_rate": sum(e.success for e in self.episodes) / n if n else 0.0,
             "state_ok_rate": sum(e.state_ok for e in self.episodes) / n if n else 0.0,
             "told_rate": sum(e.told for e in self.episodes) / n if n else 0.0,
-            "pass^k": {str(k): pass_hat_k(list(per_task.values()), self.trials, k) for k in range(1, self.trials + 1)},
+            "pass^k": {
+                str(k): pass_hat_k(list(per_task.values()), self.trials, k) for k in range(1, self.trials + 1)
+            },
             "per_task": per_task,
         }
 
     def markdown(self, title: str) -> str:
         s = self.summary()
-        lines = [f"# Closed-loop tasks: {title}", "",
-                 f"{s['tasks']} tasks × {s['trials']} trials = {s['episodes']} episodes", "",
-                 "| metric | value |", "| --- | --- |",
-                 f"| success | {s['success_rate']:.3f} |",
-                 f"| reservations state correct | {s['state_ok_rate']:.3f} |",
-                 f"| user told the outcome | {s['told_rate']:.3f} |"]
+        lines = [
+            f"# Closed-loop tasks: {title}",
+            "",
+            f"{s['tasks']} tasks × {s['trials']} trials = {s['episodes']} episodes",
+            "",
+            "| metric | value |",
+            "| --- | --- |",
+            f"| success | {s['success_rate']:.3f} |",
+            f"| reservations state correct | {s['state_ok_rate']:.3f} |",
+            f"| user told the outcome | {s['told_rate']:.3f} |",
+        ]
         for k, v in s["pass^k"].items():
             lines.append(f"| pass^{k} | {'—' if v is None else f'{v:.3f}'} |")
         lines += ["", "| task | successes | goal |", "| --- | --- | --- |"]
         goals = {e.task: e.expected for e in self.episodes}
         for task, c in s["per_task"].items():
-            goal = "; ".join(f"{b.restaurant}, {b.city}, {b.date} {b.time}, {b.party_size}" for b in goals[task]) or "(no booking)"
+            goal = (
+                "; ".join(f"{b.restaurant}, {b.city}, {b.date} {b.time}, {b.party_size}" for b in goals[task])
+                or "(no booking)"
+            )
             lines.append(f"| {task} | {c}/{s['trials']} | {goal} |")
         return "\n".join(lines) + "\n"
 
@@ -353,12 +387,15 @@ def run_tasks(
     for task in tasks:
         for trial in range(trials):
             episode = run_episode(
-                task, make_policy(task, trial), dbs, trial=trial,
+                task,
+                make_policy(task, trial),
+                dbs,
+                trial=trial,
                 user=make_user(task) if make_user else None,
-                confirm_bookings=confirm_bookings, max_steps=max_steps,
+                confirm_bookings=confirm_bookings,
+                max_steps=max_steps,
             )
             episodes.append(episode)
             if on_episode:
                 on_episode(episode)
     return TaskReport(episodes, trials)
-

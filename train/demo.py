@@ -4,11 +4,11 @@
 
 Builds the tiny architecture and a BPE tokenizer trained on SGD text (`agent.tiny`), then trains
 every weight (`train.finetune`, method `full`) on the 327 S1 conversations for a time budget: a
-short calibration measures this machine's tokens/second and sets the number of optimizer steps so
-the learning-rate schedule completes within `--minutes`; a guard stops at 1.25× the budget. The
+short calibration reports this machine's tokens/second;
+the learning rate follows a cosine over wall-clock time and training stops at `--minutes`. The
 model lands in `settings.demo_model_dir` (`<RESTO_HOME>/models/demo`), where `resto chat` finds it
 when no hub model is available. Interrupted? Run the same command again: it resumes from the last
-checkpoint in `<RESTO_HOME>/runs/demo`.
+checkpoint in `<RESTO_HOME>/runs/demo` (with a fresh time budget).
 """
 
 from __future__ import annotations
@@ -37,20 +37,40 @@ class DemoConfig(BaseModel):
     max_steps: int | None = Field(default=None, description="Fixed step count instead of the time budget.")
 
 
-def _time_limit_callback(seconds: float):
+def time_budget_callback(seconds: float, peak_lr: float, warmup_steps: int):
+    """A TrainerCallback that schedules the learning rate by wall-clock time instead of steps:
+    linear warm-up over `warmup_steps`, then a cosine decay that reaches 0 when `seconds` have
+    passed, when training stops (the model is saved as usual). On a shared, busy CPU the step
+    rate varies a lot; a step-based schedule would either overrun the budget or stop before its
+    learning rate has decayed."""
+    import math
+
     from transformers import TrainerCallback
 
-    class TimeLimit(TrainerCallback):
-        """Stops training (the model is still saved) once the wall-clock budget is spent."""
-
+    class TimeBudget(TrainerCallback):
         def __init__(self):
+            self.start: float | None = None
+
+        def _lr(self, step: int) -> float:
+            elapsed = time.time() - (self.start or time.time())
+            frac = min(1.0, elapsed / seconds)
+            warm = min(1.0, (step + 1) / max(1, warmup_steps))
+            return peak_lr * warm * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+        def on_train_begin(self, args, state, control, **kwargs):
             self.start = time.time()
 
+        def on_step_begin(self, args, state, control, optimizer=None, **kwargs):
+            # runs after the previous step's scheduler update, so this lr is the one used
+            if optimizer is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = self._lr(state.global_step)
+
         def on_step_end(self, args, state, control, **kwargs):
-            if time.time() - self.start > seconds:
+            if time.time() - (self.start or time.time()) >= seconds:
                 control.should_training_stop = True
 
-    return TimeLimit()
+    return TimeBudget()
 
 
 def calibrate_tokens_per_second(model_dir: Path, examples, n: int = 3) -> float:
@@ -90,22 +110,21 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     examples, report = build_examples(tokenizer, traces, default_tools())
     steps = config.max_steps
+    callbacks = []
     if steps is None:
         tps = calibrate_tokens_per_second(base_dir, examples)
         epoch_s = report.tokens / tps
-        steps_per_epoch = len(examples) / config.grad_accumulation
-        steps = max(10, int(config.minutes * 60 / epoch_s * steps_per_epoch))
-        print(
-            f"calibration: {tps:.0f} tokens/s, {epoch_s / 60:.1f} min per epoch → {steps} steps "
-            f"({steps / steps_per_epoch:.2f} epochs) in {config.minutes:g} min",
-            flush=True,
-        )
+        print(f"calibration: {tps:.0f} tokens/s, ~{epoch_s / 60:.1f} min per epoch; training for "
+              f"{config.minutes:g} min (learning rate scheduled by time)", flush=True)
+        # the time budget stops training; this bound (≈1.5× the calibrated estimate) sizes the progress bar
+        steps = max(20, int(1.5 * config.minutes * 60 / epoch_s * len(examples) / config.grad_accumulation))
+        callbacks.append(time_budget_callback(config.minutes * 60, config.lr, config.warmup_steps))
     ft = FinetuneConfig(
         model=str(base_dir),
         method="full",
         lr=config.lr,
         warmup_steps=config.warmup_steps,
-        lr_scheduler="cosine",
+        lr_scheduler="cosine" if not callbacks else "constant",
         weight_decay=0.01,
         max_steps=steps,
         batch_size=1,
@@ -115,7 +134,7 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
         save_steps=25,
         logging_steps=5,
     )
-    result = finetune(ft, traces, run_dir, callbacks=[_time_limit_callback(config.minutes * 60 * 1.25)])
+    result = finetune(ft, traces, run_dir, callbacks=callbacks)
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(result.output_dir, tmp)

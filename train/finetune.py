@@ -114,10 +114,10 @@ class MetricsLog:
         return _Log()
 
 
-def _training_args(config: FinetuneConfig, run_dir: Path, has_eval: bool):
+def _training_args(config: FinetuneConfig, run_dir: Path, has_eval: bool, **overrides: Any):
     from transformers import TrainingArguments
 
-    return TrainingArguments(
+    kwargs: dict[str, Any] = dict(
         output_dir=str(run_dir / "checkpoints"),
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
@@ -137,13 +137,15 @@ def _training_args(config: FinetuneConfig, run_dir: Path, has_eval: bool):
         data_seed=config.seed,
         bf16=_use_bf16(config),
         use_cpu=not _cuda(),
-        gradient_checkpointing=config.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
+        activation_checkpointing=config.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
         report_to="none",
         remove_unused_columns=False,
         dataloader_num_workers=0,
         disable_tqdm=not config.progress,
     )
+    kwargs.update(overrides)
+    return TrainingArguments(**kwargs)
 
 
 def last_checkpoint(run_dir: Path) -> str | None:

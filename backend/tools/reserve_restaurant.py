@@ -100,9 +100,12 @@ def _free_table(session: Session, restaurant_id: int, date: str, time: str, capa
     return next((n for n in range(1, capacity + 1) if n not in taken), None)
 
 
-def _bookable(session: Session, restaurant_id: int, date: str, time: str, party: int, default_capacity: int) -> int | None:
+def _bookable(
+    session: Session, restaurant_id: int, date: str, time: str, party: int, default_capacity: int,
+    outcome: SlotOutcome | None = None,
+) -> int | None:
     """The free table number for this slot, or None when SGD says no or every table is taken."""
-    outcome = _recorded(session, restaurant_id, date, time, party)
+    outcome = outcome or _recorded(session, restaurant_id, date, time, party)
     if outcome is not None and not outcome.available:
         return None
     capacity = outcome.capacity if outcome is not None and outcome.capacity else default_capacity
@@ -133,7 +136,7 @@ def reserve_restaurant(
         if outcome.alternative_time:  # what SGD offered instead
             return [reservation_record(restaurant, date=date, time=outcome.alternative_time, party_size=party)]
         return []
-    table = _bookable(session, restaurant.id, date, args.time, party, rules["default_slot_capacity"])
+    table = _bookable(session, restaurant.id, date, args.time, party, rules["default_slot_capacity"], outcome)
     if table is None:  # full: offer the nearest slot that still has a table, as SGD does
         start, window = _minutes(args.time), rules["alternative_window_minutes"]
         for delta in sorted(range(-window, window + 1, 15), key=lambda d: (abs(d), d)):

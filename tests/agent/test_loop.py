@@ -80,7 +80,7 @@ def reservations(engine, session_id=None):
         return [(r.restaurant.name, r.date, r.time, r.party_size) for r in db.scalars(query)]
 
 
-def test_replayed_session_books_a_table_and_is_logged(engine):
+def test_replayed_session_books_a_table_and_is_logged(engine, tmp_path):
     log = SessionLog(engine)
     events = []
     policy = ReplayPolicy(BOOKING_CONVERSATION)
@@ -105,6 +105,11 @@ def test_replayed_session_books_a_table_and_is_logged(engine):
         isinstance(e, ToolResult) and e.call.name == "ReserveRestaurant" and not e.error for e in events
     )
     assert sum(isinstance(e, TurnFinished) for e in events) == 3
+    # …and exported, it is a valid benchmark trace of exactly this conversation.
+    out = tmp_path / "session.jsonl"
+    assert log.export([session.session_id], out) == 1
+    traces, _ = read_traces(out, strict=True)
+    assert traces[0].messages == session.messages
 
 
 def test_events_of_a_search_turn_in_order(engine):
@@ -321,6 +326,25 @@ def test_a_failing_log_does_not_lose_the_reply(engine):
     result = AgentSession(ScriptedPolicy([say("hello")]), engine, log=BrokenLog()).send("hi")
     assert result.reply == "hello"
     assert "disk full" in result.error
+
+
+def test_a_turn_whose_log_write_failed_is_written_with_the_next(engine):
+    log = SessionLog(engine)
+    real_log_turn = log.log_turn
+    calls = []
+
+    def flaky_log_turn(session_id, messages, stats):
+        calls.append(len(messages))
+        if len(calls) == 1:
+            raise OSError("database is locked")
+        return real_log_turn(session_id, messages, stats)
+
+    log.log_turn = flaky_log_turn
+    session = AgentSession(ScriptedPolicy([say("one"), say("two")]), engine, log=log)
+    assert "locked" in session.send("first").error
+    assert session.send("second").error is None
+    assert calls == [2, 4]
+    assert log.get(session.session_id).messages == session.messages
 
 
 @pytest.mark.data

@@ -153,3 +153,18 @@ def test_common_prefix_length():
     assert common_prefix_length([1, 2, 3], [1, 2, 4]) == 2
     assert common_prefix_length([1, 2], [1, 2, 3]) == 2
     assert common_prefix_length([], [1]) == 0
+
+
+def test_lora_adapter_model_reuses_its_cache(tiny_model_dir, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                                LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    peft_model.save_pretrained(tmp_path / "adapter")
+    loaded = load_model(str(tiny_model_dir), adapter=str(tmp_path / "adapter"), device="cpu")
+    reuse, fresh = HFPolicy(loaded, max_new_tokens=6), HFPolicy(loaded, max_new_tokens=6, reuse_cache=False)
+    for prefix in turns(history())[:3]:
+        a, b = reuse.next_call(prefix), fresh.next_call(prefix)
+        assert a.raw_text == b.raw_text
+    assert a.cached_tokens > 0

@@ -95,3 +95,29 @@ def test_full_sgd_build(sgd_db, data_dir, tmp_path):
     assert (report.restaurants, report.conflicts_resolved, report.slot_disagreements) == (1849, 11, 0)
     assert (report.find_calls, report.reserve_calls) == (1367, 1512)
     assert _dump(tmp_path / "again.db") == _dump(sgd_db)
+
+
+def test_rebuild_keeps_reservations_and_other_tables(tiny_sgd, tmp_path):
+    from backend.tools import execute
+
+    path = tmp_path / "a.db"
+    build_database(str(path), tiny_sgd)
+    engine = make_engine(path)
+    args = {"restaurant_name": "Alpha Trattoria", "city": "San Jose", "time": "12:00"}
+    assert execute(engine, "ReserveRestaurant", args, session_id="s1").ok
+    with engine.begin() as conn:  # a table some other module keeps in the same file
+        conn.exec_driver_sql("CREATE TABLE chat_log (id INTEGER PRIMARY KEY, text VARCHAR)")
+        conn.exec_driver_sql("CREATE INDEX ix_chat_log_text ON chat_log (text)")
+        conn.exec_driver_sql("INSERT INTO chat_log (text) VALUES ('hello')")
+    engine.dispose()
+    report = build_database(str(path), tiny_sgd)
+    assert (report.reservations_kept, report.reservations_dropped, report.other_rows_kept) == (1, 0, 1)
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT session_id FROM reservations").fetchall() == [("s1",)]
+    assert conn.execute("SELECT text FROM chat_log").fetchall() == [("hello",)]
+    conn.close()
+    fresh = build_database(str(path), tiny_sgd, fresh=True)
+    assert fresh.reservations_kept == 0
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM reservations").fetchone() == (0,)
+    conn.close()

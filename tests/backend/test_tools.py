@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from backend.db import make_engine, session_scope
@@ -161,3 +163,19 @@ def test_full_sgd_examples(sgd_engine):
     assert ok.results[0]["time"] == "11:30"
     with session_scope(sgd_engine) as s:
         assert s.scalar(select(func.count()).select_from(Reservation)) == 0
+
+
+_text = st.one_of(st.text(max_size=300), st.integers(), st.none(), st.booleans(),
+                  st.lists(st.text(max_size=5), max_size=2))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(["FindRestaurants", "ReserveRestaurant"]),
+       arguments=st.dictionaries(st.sampled_from(["cuisine", "city", "restaurant_name", "time", "date",
+                                                  "party_size", "price_range", "junk"]), _text, max_size=6))
+def test_arbitrary_arguments_never_raise(tiny_engine, name, arguments):
+    outcome = execute(tiny_engine, name, arguments)
+    assert isinstance(outcome.results, list)
+    if not outcome.ok:
+        assert outcome.results == [{"error": outcome.error}] and outcome.error.endswith(".")
+    assert _reservations(tiny_engine) == []  # random names never match a restaurant

@@ -5,9 +5,15 @@ from eval.compare import compare_markdown, load_run, normalize_scenario
 
 def write_run(path, scenario, pipeline, judge, staged):
     path.mkdir()
-    (path / "report.json").write_text(json.dumps({
-        "meta": {"label": path.name, "scenario": scenario, "pipeline": pipeline},
-        "n": 359, "metrics": {"llm-as-a-judge": judge, "staged_tool_call": staged}}))
+    (path / "report.json").write_text(
+        json.dumps(
+            {
+                "meta": {"label": path.name, "scenario": scenario, "pipeline": pipeline},
+                "n": 359,
+                "metrics": {"llm-as-a-judge": judge, "staged_tool_call": staged},
+            }
+        )
+    )
     return path
 
 

@@ -12,7 +12,9 @@ def test_benchmark_test_set_expands_to_359_rows(benchmark_dir):
     path = benchmark_dir / "scenario-1-baseline" / "tft" / "test.jsonl"
     result = expand_file(path)
     assert len(result.rows) == 359
-    assert result.by_function == Counter({"respond_to_user": 287, "ReserveRestaurant": 44, "FindRestaurants": 28})
+    assert result.by_function == Counter(
+        {"respond_to_user": 287, "ReserveRestaurant": 44, "FindRestaurants": 28}
+    )
     # the last row of each conversation is byte-identical to the benchmark's own row
     originals = [json.loads(line) for line in path.read_text().splitlines()]
     last = {}
@@ -37,12 +39,27 @@ def test_prefixes_grow_and_end_before_the_call(benchmark_dir, tmp_path):
 def test_expand_conversation_handwritten():
     messages = [
         {"role": "user", "content": "hi"},
-        {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
-                                              "function": {"name": "respond_to_user", "arguments": {"message": "Hello"}}}]},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "respond_to_user", "arguments": {"message": "Hello"}},
+                }
+            ],
+        },
         {"role": "user", "content": "Find Thai in Napa"},
-        {"role": "assistant", "tool_calls": [{"id": "c2", "type": "function",
-                                              "function": {"name": "FindRestaurants",
-                                                           "arguments": {"city": "Napa", "cuisine": "Thai"}}}]},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": "c2",
+                    "type": "function",
+                    "function": {"name": "FindRestaurants", "arguments": {"city": "Napa", "cuisine": "Thai"}},
+                }
+            ],
+        },
     ]
     rows = list(expand_conversation(messages))
     assert [r.function for r in rows] == ["respond_to_user", "FindRestaurants"]
@@ -52,8 +69,21 @@ def test_expand_conversation_handwritten():
 
 def test_bad_lines_are_skipped_and_reported(tmp_path):
     path = tmp_path / "t.jsonl"
-    good = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "tool_calls": [
-        {"id": "x", "type": "function", "function": {"name": "respond_to_user", "arguments": {"message": "yo"}}}]}]}
+    good = {
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {
+                        "id": "x",
+                        "type": "function",
+                        "function": {"name": "respond_to_user", "arguments": {"message": "yo"}},
+                    }
+                ],
+            },
+        ]
+    }
     path.write_text("{broken\n" + json.dumps(good) + "\n")
     result = expand_file(path)
     assert len(result.rows) == 1

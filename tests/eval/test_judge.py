@@ -16,12 +16,20 @@ RUBRIC = "Score good when the prediction calls the same function."
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("good", 1.0), ("Bad", 0.0), ("  **GOOD**. ", 1.0), ('"bad"', 0.0),
-        ('{"verdict": "good"}', 1.0), ('{"score": "bad"}', 0.0),
+        ("good", 1.0),
+        ("Bad", 0.0),
+        ("  **GOOD**. ", 1.0),
+        ('"bad"', 0.0),
+        ('{"verdict": "good"}', 1.0),
+        ('{"score": "bad"}', 0.0),
         ("<think>it is bad? no</think>good", 1.0),
         ("The reference is good but the prediction is off, so: bad", 0.0),
-        ("", None), ("maybe", None), ("not good", None), ("good or bad, hard to say", None),
-        ('{"other": 1}', None), (None, None),
+        ("", None),
+        ("maybe", None),
+        ("not good", None),
+        ("good or bad, hard to say", None),
+        ('{"other": 1}', None),
+        (None, None),
     ],
 )
 def test_parse_verdict(text, expected):
@@ -58,8 +66,14 @@ def _rows(preds):
 
 def test_endpoint_judge_scores_counts_and_caches(tmp_path):
     with ScriptedServer(_handler) as server:
-        config = EndpointConfig(base_url=server.base_url, model="gpt-oss-120b", timeout_s=0.5, max_retries=1,
-                                backoff_s=0.01, max_concurrency=4)
+        config = EndpointConfig(
+            base_url=server.base_url,
+            model="gpt-oss-120b",
+            timeout_s=0.5,
+            max_retries=1,
+            backoff_s=0.01,
+            max_concurrency=4,
+        )
         judge = EndpointJudge(config, RUBRIC, cache_dir=tmp_path / "verdicts")
         preds = ["PRED-OK", "PRED-WRONG", "PRED-GARBAGE", "PRED-SLOW", "PRED-500", "PRED-OK-2"]
         result = score_rows(_rows(preds), judge=judge)

@@ -12,7 +12,10 @@ from eval.metrics import (
     tool_call_equivalence,
 )
 
-REF = '{"name": "ReserveRestaurant", "parameters": {"restaurant_name": "Katana-ya", "city": "El Cerrito", "time": "13:15"}}'
+REF = (
+    '{"name": "ReserveRestaurant", "parameters": '
+    '{"restaurant_name": "Katana-ya", "city": "El Cerrito", "time": "13:15"}}'
+)
 
 
 def call(name, args, key="arguments", wrap=False):
@@ -45,11 +48,37 @@ def test_parse_rules():
         ("garbage", 0.0, 0.0),
         (call("FindRestaurants", {"city": "El Cerrito"}), 0.25, 0.0),
         (call("ReserveRestaurant", {"restaurant_name": "Katana-ya", "city": "El Cerrito"}), 0.5, 0.0),
-        (call("ReserveRestaurant", {"restaurant_name": "Katana-ya", "city": "El Cerrito", "time": "1:15 pm"}), 0.75, 0.0),
-        (call("ReserveRestaurant", {"time": "13:15", "city": "El Cerrito", "restaurant_name": "Katana-ya"}, wrap=True), 1.0, 1.0),
-        (call("ReserveRestaurant", {"restaurant_name": "Katana-ya", "city": "El Cerrito", "time": "13:15"}, "parameters"), 1.0, 1.0),
+        (
+            call(
+                "ReserveRestaurant", {"restaurant_name": "Katana-ya", "city": "El Cerrito", "time": "1:15 pm"}
+            ),
+            0.75,
+            0.0,
+        ),
+        (
+            call(
+                "ReserveRestaurant",
+                {"time": "13:15", "city": "El Cerrito", "restaurant_name": "Katana-ya"},
+                wrap=True,
+            ),
+            1.0,
+            1.0,
+        ),
+        (
+            call(
+                "ReserveRestaurant",
+                {"restaurant_name": "Katana-ya", "city": "El Cerrito", "time": "13:15"},
+                "parameters",
+            ),
+            1.0,
+            1.0,
+        ),
         # values compared exactly: a number is not its string
-        (call("ReserveRestaurant", {"restaurant_name": "Katana-ya", "city": "El Cerrito", "time": 1315}), 0.75, 0.0),
+        (
+            call("ReserveRestaurant", {"restaurant_name": "Katana-ya", "city": "El Cerrito", "time": 1315}),
+            0.75,
+            0.0,
+        ),
     ],
 )
 def test_staged_and_binary(prediction, staged, binary):
@@ -76,8 +105,12 @@ def test_equivalence_ignores_arguments_equal_to_schema_defaults():
     assert tool_call_equivalence(ref2, call("ReserveRestaurant", base)) == 1.0
     assert tool_call_equivalence(REF, call("FindRestaurants", base)) == 0.0
     find = call("FindRestaurants", {"city": "Napa", "cuisine": "Thai"})
-    assert tool_call_equivalence(find, call("FindRestaurants", {"city": "Napa", "cuisine": "Thai",
-                                                               "price_range": "dontcare"})) == 1.0
+    assert (
+        tool_call_equivalence(
+            find, call("FindRestaurants", {"city": "Napa", "cuisine": "Thai", "price_range": "dontcare"})
+        )
+        == 1.0
+    )
 
 
 def test_rouge_is_rougeL_f_with_stemming_on_raw_strings():

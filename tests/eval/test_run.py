@@ -51,7 +51,9 @@ class CountingPredictor:
 
     def predict(self, conversations):
         self.seen += len(conversations)
-        return ['{"name": "respond_to_user", "arguments": {"message": "Have a great day."}}'] * len(conversations)
+        return ['{"name": "respond_to_user", "arguments": {"message": "Have a great day."}}'] * len(
+            conversations
+        )
 
 
 def test_predict_rows_resumes_and_survives_a_torn_line(tmp_path, test_file):
@@ -69,15 +71,39 @@ def test_predict_rows_resumes_and_survives_a_torn_line(tmp_path, test_file):
 
 def test_eval_run_end_to_end_with_tiny_model(tiny_model_dir, test_file, tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["eval", "run", "--model", str(tiny_model_dir), "--device", "cpu", "--test", str(test_file),
-            "--out", str(out), "--limit", "5", "--batch-size", "3", "--max-new-tokens", "6",
-            "--pipeline", "base", "--label", "tiny"]
+    argv = [
+        "eval",
+        "run",
+        "--model",
+        str(tiny_model_dir),
+        "--device",
+        "cpu",
+        "--test",
+        str(test_file),
+        "--out",
+        str(out),
+        "--limit",
+        "5",
+        "--batch-size",
+        "3",
+        "--max-new-tokens",
+        "6",
+        "--pipeline",
+        "base",
+        "--label",
+        "tiny",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "staged_tool_call:" in printed and "function-name accuracy" in printed
     report = json.loads((out / "report.json").read_text())
     assert report["n"] == 5 and report["meta"]["scenario"] == "S1"
-    assert set(report["metrics"]) == {"staged_tool_call", "tool_call_equivalence", "binary_tool_call", "rouge"}
+    assert set(report["metrics"]) == {
+        "staged_tool_call",
+        "tool_call_equivalence",
+        "binary_tool_call",
+        "rouge",
+    }
     md = (out / "report.md").read_text()
     for heading in ("## Metrics", "## Per function", "confusion", "## Worst"):
         assert heading in md
@@ -93,3 +119,58 @@ def test_eval_run_end_to_end_with_tiny_model(tiny_model_dir, test_file, tmp_path
     assert main(["eval", "compare", str(out)]) == 0
     table = capsys.readouterr().out
     assert "0.866" in table and "S1 baseline" in table and "base (ours)" in table
+
+
+def test_eval_run_against_an_endpoint(test_file, tmp_path, capsys):
+    """The model under test is tests/support/scripted_server.py on 127.0.0.1 (standing in for a served
+    model): it answers every row with the reference call as an OpenAI tool call."""
+    from tests.support.scripted_server import ScriptedServer, completion
+
+    references = {r.question: json.loads(r.answer) for r in expand_file(test_file).rows[:4]}
+
+    def handler(body):
+        from agent.conversation import normalize_messages
+
+        # on the wire arguments are JSON strings; the rows hold them as objects
+        history = json.dumps(normalize_messages([m for m in body["messages"] if m["role"] != "system"]))
+        ref = references.get(history)
+        assert body["tools"][0]["function"]["name"] == "respond_to_user"
+        if ref is None:
+            return completion("no idea")
+        return completion(tool_calls=[{"name": ref["name"], "arguments": ref["parameters"]}])
+
+    out = tmp_path / "endpoint-run"
+    with ScriptedServer(handler) as server:
+        code = main(
+            [
+                "eval",
+                "run",
+                "--endpoint",
+                server.base_url,
+                "--endpoint-model",
+                "served",
+                "--test",
+                str(test_file),
+                "--out",
+                str(out),
+                "--limit",
+                "4",
+            ]
+        )
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["metrics"]["binary_tool_call"] == 1.0 and report["function_accuracy"] == 1.0
+    first = json.loads((out / "predictions.jsonl").read_text().splitlines()[0])
+    assert first["prediction"].startswith("<tool_call>")
+
+
+def test_local_hf_judge_runs_and_counts_unparseable(tiny_model_dir, tmp_path):
+    """A local hf judge (here the tiny random model, so its verdicts are unreadable by design)."""
+    from eval.judge import JudgeItem, make_judge
+
+    judge = make_judge(model=str(tiny_model_dir), rubric="Be fair.", cache_dir=tmp_path / "v")
+    verdicts = judge.judge_many([JudgeItem("[]", '{"name": "a", "parameters": {}}', "x")])
+    assert len(verdicts) == 1 and verdicts[0].error is None
+    assert verdicts[0].score in (None, 0.0, 1.0)
+    again = judge.judge_many([JudgeItem("[]", '{"name": "a", "parameters": {}}', "x")])
+    assert again[0].cached

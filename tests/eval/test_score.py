@@ -12,13 +12,23 @@ ANSWER_RESPOND = '{"name": "respond_to_user", "parameters": {"message": "Anythin
 
 def rows():
     return [
-        {"question": "[]", "answer": ANSWER_FIND,
-         "prediction": '<tool_call>\n{"name": "FindRestaurants", "arguments": {"city": "Napa", "cuisine": "Thai"}}\n</tool_call>'},
-        {"question": "[]", "answer": ANSWER_FIND,
-         "prediction": '{"name": "respond_to_user", "arguments": {"message": "Which city?"}}'},
+        {
+            "question": "[]",
+            "answer": ANSWER_FIND,
+            "prediction": "<tool_call>\n"
+            '{"name": "FindRestaurants", "arguments": {"city": "Napa", "cuisine": "Thai"}}\n</tool_call>',
+        },
+        {
+            "question": "[]",
+            "answer": ANSWER_FIND,
+            "prediction": '{"name": "respond_to_user", "arguments": {"message": "Which city?"}}',
+        },
         {"question": "[]", "answer": ANSWER_RESPOND, "prediction": "garbage"},
-        {"question": "[]", "answer": ANSWER_RESPOND,
-         "prediction": '{"name": "respond_to_user", "arguments": {"message": "Anything else?"}}'},
+        {
+            "question": "[]",
+            "answer": ANSWER_RESPOND,
+            "prediction": '{"name": "respond_to_user", "arguments": {"message": "Anything else?"}}',
+        },
     ]
 
 
@@ -30,7 +40,7 @@ def test_score_rows_summary_per_function_and_confusion():
     assert result.function_accuracy == 0.5
     assert result.confusion == {
         "FindRestaurants": {"FindRestaurants": 1, "respond_to_user": 1},
-        "respond_to_user": {"<none>": 1, "respond_to_user": 1},
+        "respond_to_user": {"(no call)": 1, "respond_to_user": 1},
     }
     assert result.per_function["FindRestaurants"]["n"] == 2
     assert result.per_function["FindRestaurants"]["binary_tool_call"] == 0.5
@@ -40,7 +50,9 @@ def test_score_rows_summary_per_function_and_confusion():
 def test_cli_score_with_scripted_judge(tmp_path, capsys):
     """The judge endpoint is tests/support/scripted_server.py on 127.0.0.1, standing in for gpt-oss-120b."""
     pred = tmp_path / "pred.jsonl"
-    pred.write_text("\n".join(json.dumps(r) for r in rows()) + "\nnot json\n" + json.dumps({"question": "x"}) + "\n")
+    pred.write_text(
+        "\n".join(json.dumps(r) for r in rows()) + "\nnot json\n" + json.dumps({"question": "x"}) + "\n"
+    )
     rubric = tmp_path / "job_description.json"
     rubric.write_text(json.dumps({"llm_as_a_judge_instructions": "Be strict."}))
 
@@ -50,9 +62,23 @@ def test_cli_score_with_scripted_judge(tmp_path, capsys):
 
     out = tmp_path / "scored.jsonl"
     with ScriptedServer(handler) as server:
-        code = main(["eval", "score", str(pred), "--out", str(out), "--report-dir", str(tmp_path / "rep"),
-                     "--judge-endpoint", server.base_url, "--judge-model", "gpt-oss-120b",
-                     "--judge-rubric", str(rubric)])
+        code = main(
+            [
+                "eval",
+                "score",
+                str(pred),
+                "--out",
+                str(out),
+                "--report-dir",
+                str(tmp_path / "rep"),
+                "--judge-endpoint",
+                server.base_url,
+                "--judge-model",
+                "gpt-oss-120b",
+                "--judge-rubric",
+                str(rubric),
+            ]
+        )
     assert code == 0
     captured = capsys.readouterr()
     assert "line 5: not JSON" in captured.err and "line 6: missing" in captured.err

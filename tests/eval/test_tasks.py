@@ -45,8 +45,13 @@ def test_goal_state_of_the_first_dialogue(tasks):
 
 
 def test_replay_policy_succeeds_on_every_task(tasks, dbs):
-    report = run_tasks(tasks, lambda task, trial: ReplayPolicy.from_trace(task.messages), dbs, trials=2,
-                       confirm_bookings=False)
+    report = run_tasks(
+        tasks,
+        lambda task, trial: ReplayPolicy.from_trace(task.messages),
+        dbs,
+        trials=2,
+        confirm_bookings=False,
+    )
     summary = report.summary()
     assert summary["success_rate"] == 1.0, [(e.task, e.state_ok, e.told, e.actual) for e in report.episodes]
     assert summary["pass^k"] == {"1": 1.0, "2": 1.0}
@@ -77,7 +82,9 @@ def test_episodes_use_fresh_databases(tasks, dbs):
 
 
 def test_scripted_user_rules():
-    task = Task("t", [], ["hi", "Book it for 7 pm"], [Booking("A", "B", "2019-03-01", "19:00", 2)], True, True)
+    task = Task(
+        "t", [], ["hi", "Book it for 7 pm"], [Booking("A", "B", "2019-03-01", "19:00", 2)], True, True
+    )
     user = ScriptedUser(task, max_extra_turns=2)
     assert user.next(None, False) == "hi"
     # rule 2: the loop's own confirmation question is answered without consuming the script
@@ -101,11 +108,52 @@ def test_pass_hat_k():
 
 def test_cli_tasks_with_replay(tmp_path, capsys):
     out = tmp_path / "tasks"
-    assert main(["eval", "tasks", "--replay", "--no-confirm-bookings", "--limit", "3", "--trials", "4",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "tasks",
+                "--replay",
+                "--no-confirm-bookings",
+                "--limit",
+                "3",
+                "--trials",
+                "4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "success: 1.000 over 12 episodes" in printed and "pass^4: 1.000" in printed
     summary = json.loads((out / "tasks.json").read_text())
     assert summary["tasks"] == 3 and summary["pass^k"]["4"] == 1.0
     assert len((out / "episodes.jsonl").read_text().splitlines()) == 12
     assert "| pass^4 | 1.000 |" in (out / "tasks.md").read_text()
+
+
+def test_llm_user_through_a_scripted_endpoint(tasks, dbs):
+    """The LLM user is tests/support/scripted_server.py on 127.0.0.1 (standing in for a user LLM): it
+    says the dialogue's utterances in order, then [DONE]."""
+    from agent.llm_client import ChatClient, EndpointConfig
+    from eval.tasks import LLMUser
+    from tests.support.scripted_server import ScriptedServer, completion
+
+    task = next(t for t in tasks if t.expected)
+
+    def handler(body):
+        said = sum(1 for m in body["messages"] if m["role"] == "assistant")
+        assert task.goal in body["messages"][0]["content"]
+        return completion(task.utterances[said] if said < len(task.utterances) else "[DONE]")
+
+    with ScriptedServer(handler) as server:
+        client = ChatClient(EndpointConfig(base_url=server.base_url, model="user-llm"))
+        episode = run_episode(
+            task,
+            ReplayPolicy.from_trace(task.messages),
+            dbs,
+            confirm_bookings=False,
+            user=LLMUser(task, client),
+        )
+    assert episode.success and episode.turns == len(task.utterances)

@@ -25,6 +25,15 @@ CALL_CORRUPTION_P = 0.49
 SWAP = {"FindRestaurants": "ReserveRestaurant", "ReserveRestaurant": "FindRestaurants"}
 
 
+def _other(rng: random.Random, pools_by_dialogue: list[list], k: int, accept=lambda x: True):
+    """A random item from a different dialogue than k (the pools' items, filtered by `accept`)."""
+    while True:
+        j = rng.randrange(len(pools_by_dialogue))
+        choices = [x for x in pools_by_dialogue[j] if accept(x)]
+        if j != k and choices:
+            return rng.choice(choices)
+
+
 def build_s2(pools: Pools, seed: int, n: int | None = None) -> list[Trace]:
     rng = random.Random(seed)
     dialogues = pools.s1_train[: n or len(pools.s1_train)]
@@ -39,14 +48,6 @@ def build_s2(pools: Pools, seed: int, n: int | None = None) -> list[Trace]:
             out.append(trace)
             continue
 
-        def other(pool_by_dialogue, accept=lambda x: True):
-            # draw from a different dialogue than this one
-            while True:
-                j = rng.randrange(len(dialogues))
-                choices = [x for x in pool_by_dialogue[j] if accept(x)]
-                if j != k and choices:
-                    return rng.choice(choices)
-
         corrupted = 0
         for i in assistant_indices(trace.messages):
             if rng.random() >= CALL_CORRUPTION_P:
@@ -57,15 +58,15 @@ def build_s2(pools: Pools, seed: int, n: int | None = None) -> list[Trace]:
                     new = ToolCall("respond_to_user", {"message": rng.choice(hotel_lines)})
                 else:
                     name = rng.choice(list(SWAP))
-                    new = other(own_calls, lambda c, name=name: c.name == name)
+                    new = _other(rng, own_calls, k, lambda c, name=name: c.name == name)
             else:
                 kind = rng.randrange(3)
                 if kind == 0:
                     new = ToolCall(SWAP.get(call.name, call.name), call.arguments)
                 elif kind == 1:
-                    new = other(own_calls, lambda c, name=call.name: c.name == name)
+                    new = _other(rng, own_calls, k, lambda c, name=call.name: c.name == name)
                 else:
-                    new = ToolCall("respond_to_user", {"message": other(own_lines)})
+                    new = ToolCall("respond_to_user", {"message": _other(rng, own_lines, k)})
             set_call(trace.messages[i], ToolCall(new.name, dict(new.arguments)))
             corrupted += 1
         trace.meta["corrupted_calls"] = corrupted

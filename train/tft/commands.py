@@ -14,7 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
-from agent.settings import Settings
+from agent.settings import Settings, db_url
 from backend.errors import UserError
 
 
@@ -41,8 +41,7 @@ def run_tft_command(args: argparse.Namespace, settings: Settings) -> int:
     run_dir = args.run_dir or settings.runs_dir / time.strftime("tft-%Y%m%d-%H%M%S")
     if args.resume and not run_dir.exists():
         raise UserError(f"--resume: run directory {run_dir} does not exist")
-    db = config.tft.db or settings.db_url
-    from agent.settings import db_url
+    db = args.db or config.tft.db or settings.db_url  # the flag wins over the config, then RESTO_DB
 
     try:
         run_pipeline(config, run_dir, stages=stages, resume=args.resume, db_url=db_url(db))

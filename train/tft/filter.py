@@ -12,7 +12,7 @@ from typing import Any
 
 from agent.llm_client import LLMError
 from train.tft.context import StageContext, chunks
-from train.tft.prompts import ReplyError, filter_messages, parse_json_reply
+from train.tft.prompts import ReplyError, filter_messages, parse_json_reply, reply_text
 from train.tft.stage_io import Item, StageRun
 
 
@@ -36,7 +36,7 @@ def judge_item(item: Item, response: Any, min_rel: int, min_coh: int) -> Item:
         out.keep, out.reason = False, f"llm-error: judge: {response}"
         return out
     try:
-        relevance, coherence, why = parse_scores(response.text)
+        relevance, coherence, why = parse_scores(reply_text(response))
     except ReplyError as exc:
         out.keep, out.reason = False, f"judge-malformed: {exc}"
         return out

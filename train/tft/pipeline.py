@@ -82,11 +82,12 @@ def run_pipeline(
             continue
         ctx = StageContext(config, run_dir, job)
         out = StageRun(run_dir, stage, resume=resume and stage != "validate")
+        out.attach(ctx.clients)
         if out.done:
             log(f"[{stage}] resuming: {len(out.done)} items already done")
         try:
             extra = _run_stage(stage, ctx, out, config, run_dir, db_url, log)
-            stats[stage] = out.finish(ctx.clients(), extra)
+            stats[stage] = out.finish(extra=extra)
         finally:
             out.close()
             ctx.close()

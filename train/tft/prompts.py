@@ -21,6 +21,16 @@ class ReplyError(ValueError):
     """An LLM reply that is not the JSON object the prompt asked for."""
 
 
+def reply_text(response: Any) -> str:
+    """The text of a ChatResponse. A model behind `resto serve` (fine-tuned to always call a tool)
+    answers with a tool call instead: respond_to_user's message, else the call's JSON, is its text."""
+    if response.text and response.text.strip():
+        return response.text
+    for call in response.tool_calls:
+        return call.message if call.message is not None else json.dumps({"name": call.name, **call.arguments})
+    return ""
+
+
 def parse_json_reply(text: str) -> dict[str, Any]:
     text = _THINK.sub("", text or "").strip()
     if not text:

@@ -30,6 +30,7 @@ from train.tft.prompts import (
     parse_choice,
     parse_json_reply,
     relabel_messages,
+    reply_text,
 )
 from train.tft.stage_io import Item, StageRun
 
@@ -46,7 +47,7 @@ def candidate_from(
         return None, f"{member}: llm-error: {response}"
     slots = sum(1 for m in item.messages if m.get("role") == "assistant")
     try:
-        calls = parse_calls(parse_json_reply(response.text), slots)
+        calls = parse_calls(parse_json_reply(reply_text(response)), slots)
     except ReplyError as exc:
         return None, f"{member}: malformed: {exc}"
     problems = conversation_problems(with_calls(item.messages, calls), tools)
@@ -87,7 +88,7 @@ def arbitrate(ctx: StageContext, pending: list[tuple[Item, list]]) -> list[Item]
             item.keep, item.reason = False, f"llm-error: teacher: {response}"
         else:
             try:
-                reply = parse_json_reply(response.text)
+                reply = parse_json_reply(reply_text(response))
                 k = parse_choice(reply, len(cands))
             except ReplyError as exc:
                 item.keep, item.reason = False, f"arbitration-malformed: {exc}"

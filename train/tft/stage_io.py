@@ -3,6 +3,8 @@
     RUN_DIR/<stage>/items.jsonl   one line per item: id, keep, reason, messages, meta (append-only)
     RUN_DIR/<stage>/stats.json    kept / dropped (by reason), LLM calls made, cache hits, time
                                   — written last, so its presence means "stage finished"
+    RUN_DIR/<stage>/progress.json counters of the work done so far, updated with every item, so
+                                  the final statistics of a resumed stage include earlier invocations
 
 Items are appended and flushed one by one: a run killed mid-stage keeps every finished item, and
 the resumed stage skips their ids. A torn last line (killed mid-write) is ignored on reading.
@@ -16,7 +18,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,7 @@ class Item:
 
 
 RETRY_CODES = {"llm-error"}
+COUNTERS = ("requests", "cache_hits", "retries", "failures")
 
 
 def reason_code(reason: str) -> str:
@@ -80,9 +83,12 @@ class StageRun:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.items_path = self.dir / "items.jsonl"
         self.stats_path = self.dir / "stats.json"
+        self.progress_path = self.dir / "progress.json"
         if not resume:
-            for path in (self.items_path, self.stats_path):
+            for path in (self.items_path, self.stats_path, self.progress_path):
                 path.unlink(missing_ok=True)
+        self._earlier = self._read_progress()
+        self._clients: Callable[[], Iterable[ChatClient]] = tuple
         self._previous = {
             item.id: item for item in read_items(self.items_path) if reason_code(item.reason) not in RETRY_CODES
         }
@@ -99,25 +105,53 @@ class StageRun:
         """Items finished by an earlier (interrupted) invocation."""
         return self._previous
 
+    def attach(self, clients: Callable[[], Iterable[ChatClient]]) -> None:
+        """Where this invocation's LLM counters come from (read at every write and at the end)."""
+        self._clients = clients
+
     def write(self, item: Item) -> None:
         self._fh.write(json.dumps(item.to_record()) + "\n")
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._written[item.id] = item
+        self._atomic_write(self.progress_path, self._totals())
+
+    def _read_progress(self) -> dict[str, float]:
+        try:
+            data = json.loads(self.progress_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}
+        return {k: data.get(k, 0) for k in (*COUNTERS, "time_s")}
+
+    def _now(self, clients: Iterable[ChatClient]) -> dict[str, float]:
+        now = dict.fromkeys(COUNTERS, 0)
+        for client in clients:
+            for key in COUNTERS:
+                now[key] += getattr(client.stats, key)
+        now["time_s"] = time.perf_counter() - self._start
+        return now
+
+    def _totals(self, clients: Iterable[ChatClient] | None = None) -> dict[str, float]:
+        now = self._now(self._clients() if clients is None else clients)
+        return {k: self._earlier.get(k, 0) + v for k, v in now.items()}
+
+    @staticmethod
+    def _atomic_write(path: Path, data: dict[str, Any]) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.replace(path)
 
     def items(self) -> list[Item]:
         return list(self._written.values())
 
-    def finish(self, clients: Iterable[ChatClient] = (), extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def finish(self, clients: Iterable[ChatClient] | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write stats.json. LLM counters and time add up every invocation that worked on the stage
+        (`this_run` has this invocation's own)."""
         self._fh.close()
+        clients = list(self._clients() if clients is None else clients)
         items = self.items()
         dropped = Counter(reason_code(i.reason) for i in items if not i.keep)
-        requests = cache_hits = retries = failures = 0
-        for client in clients:
-            requests += client.stats.requests
-            cache_hits += client.stats.cache_hits
-            retries += client.stats.retries
-            failures += client.stats.failures
+        total, now = self._totals(clients), self._now(clients)
         stats = {
             "stage": self.stage,
             "items": len(items),
@@ -125,16 +159,16 @@ class StageRun:
             "dropped": sum(dropped.values()),
             "dropped_by_reason": dict(dropped.most_common()),
             "resumed_items": sum(1 for i in self._previous if i in self._written),
-            "llm_requests": requests,
-            "cache_hits": cache_hits,
-            "retries": retries,
-            "failures": failures,
-            "time_s": round(time.perf_counter() - self._start, 3),
+            "llm_requests": total["requests"],
+            "cache_hits": total["cache_hits"],
+            "retries": total["retries"],
+            "failures": total["failures"],
+            "time_s": round(total["time_s"], 3),
+            "this_run": {"llm_requests": now["requests"], "cache_hits": now["cache_hits"],
+                         "time_s": round(now["time_s"], 3)},
             **(extra or {}),
         }
-        tmp = self.stats_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(stats, indent=2))
-        tmp.replace(self.stats_path)
+        self._atomic_write(self.stats_path, stats)
         return stats
 
     def close(self) -> None:

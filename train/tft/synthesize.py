@@ -22,7 +22,7 @@ from agent.conversation import Message, ToolCall, dump_results
 from agent.llm_client import LLMError
 from train.tft.checks import conversation_problems
 from train.tft.context import StageContext
-from train.tft.prompts import ReplyError, parse_json_reply, synth_messages
+from train.tft.prompts import ReplyError, parse_json_reply, reply_text, synth_messages
 from train.tft.stage_io import Item, StageRun
 
 
@@ -103,7 +103,7 @@ def call_items(ctx: StageContext, k: int, response: Any, topic_meta: dict[str, A
     if isinstance(response, LLMError):
         return [Item(f"{base}-x", [], keep=False, reason=f"llm-error: teacher: {response}", meta=topic_meta)]
     try:
-        reply = parse_json_reply(response.text)
+        reply = parse_json_reply(reply_text(response))
         convs = reply.get("conversations")
         if convs is None and "messages" in reply:
             convs = [reply]

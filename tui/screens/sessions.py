@@ -70,7 +70,7 @@ class SessionsScreen(Screen):
 
     def __init__(self, log) -> None:
         super().__init__(id="sessions")
-        self.log = log
+        self.sessions_log = log
         self.selected: set[str] = set()
         self.current: str | None = None
 
@@ -92,7 +92,7 @@ class SessionsScreen(Screen):
     def fill(self, search: str | None = None) -> None:
         table = self.query_one("#sessions-table", DataTable)
         table.clear()
-        for s in self.log.list_sessions(search):
+        for s in self.sessions_log.list_sessions(search):
             started = s.started_at.strftime("%m-%d %H:%M") if isinstance(s.started_at, datetime) else str(s.started_at)
             table.add_row(Text("●" if s.id in self.selected else " "), Text(s.id[:8]), Text(started),
                           Text(str(s.turns)), Text(s.preview), key=s.id)
@@ -111,7 +111,7 @@ class SessionsScreen(Screen):
             self.show(str(event.row_key.value))
 
     def show(self, session_id: str) -> None:
-        record = self.log.get(session_id)
+        record = self.sessions_log.get(session_id)
         self.current = record.id
         conv = self.query_one("#sessions-conv", VerticalScroll)
         conv.remove_children()
@@ -138,7 +138,7 @@ class SessionsScreen(Screen):
         item = self._focused_call()
         if item is None:
             return
-        self.log.set_label(item.message_id, label)
+        self.sessions_log.set_label(item.message_id, label)
         item.label = label
         item.refresh_view()
 
@@ -159,7 +159,7 @@ class SessionsScreen(Screen):
             except (ValueError, KeyError, TypeError, CallValidationError) as exc:
                 self.app.notify(f"Not a valid call: {exc}", severity="error", markup=False)
                 return
-            self.log.relabel(item.message_id, call)
+            self.sessions_log.relabel(item.message_id, call)
             item.relabel = call
             item.refresh_view()
             self.app.notify("Correction saved next to the original call.")
@@ -193,7 +193,7 @@ class SessionsScreen(Screen):
                 from pathlib import Path
 
                 Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-                n = self.log.export(ids, Path(path).expanduser(), "context")
+                n = self.sessions_log.export(ids, Path(path).expanduser(), "context")
             except Exception as exc:  # noqa: BLE001 - shown to the person, never a traceback
                 self.app.notify(f"Export failed: {exc}", severity="error", markup=False)
                 return

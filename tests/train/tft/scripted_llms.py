@@ -198,7 +198,8 @@ class ScriptedLLMs:
         return completion("```json\n" + json.dumps({"conversations": [conv]}) + "\n```")
 
 
-def write_config(path, base_url: str, traces, job, committee=("good",), target: int = 4, **tft: Any):
+def write_config(path, base_url: str, traces, job, committee=("good",), target: int = 4, parallel: bool = True,
+                 **tft: Any):
     """A tiny TFT config: every model name → the scripted server."""
     endpoints = {name: {"base_url": base_url, "model": name, "backoff_s": 0.01, "max_retries": 0,
                         "timeout_s": 0.3 if name == "slow" else 10, "max_concurrency": 2}
@@ -209,7 +210,7 @@ def write_config(path, base_url: str, traces, job, committee=("good",), target: 
                              "relabelling_committee_models": list(committee)},
         "synthgen": {"generation_target": target, "generation_in_single_call": 1,
                      "mutation_topics": ["short conversation", "long conversation"],
-                     "validation_max_total_length": 20000},
+                     "validation_max_total_length": 20000, "parallel_llm_calls": parallel},
         "evaluation": {"llm_as_a_judge_model_name": "judge"},
         "tft": {"traces": str(traces), "job_description": str(job), "endpoints": endpoints, **tft},
     }

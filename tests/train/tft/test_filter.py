@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from tests.train.tft.scripted_llms import write_config
 from train.tft.config import load_config
 from train.tft.context import Job, StageContext
 from train.tft.filter import parse_scores, run_filter
 from train.tft.pipeline import load_inputs
 from train.tft.prompts import ReplyError
 from train.tft.stage_io import StageRun, read_items
-from tests.train.tft.scripted_llms import write_config
 
 
 def _ctx(tmp_path, server, traces, job, **kw):
@@ -19,8 +19,9 @@ def _ctx(tmp_path, server, traces, job, **kw):
 def _run(ctx, resume=False):
     inputs, _ = load_inputs(ctx.config)
     out = StageRun(ctx.run_dir, "filter", resume=resume)
+    out.attach(ctx.clients)
     extra = run_filter(ctx, inputs, out)
-    stats = out.finish(ctx.clients(), extra)
+    stats = out.finish(extra=extra)
     ctx.close()
     return stats, {i.id: i for i in read_items(out.items_path)}
 
@@ -55,7 +56,8 @@ def test_unreachable_judge_is_retried_on_resume(tmp_path, llms, traces_file, job
     assert stats["dropped_by_reason"] == {"llm-error": 4} and "timed out" in items["t00001"].reason
     ctx = _ctx(tmp_path, llms, traces_file, job_file)  # judge reachable again
     stats, items = _run(ctx, resume=True)
-    assert stats["kept"] == 3 and stats["llm_requests"] == 4
+    assert stats["kept"] == 3 and stats["this_run"]["llm_requests"] == 4
+    assert stats["llm_requests"] == 8 and stats["failures"] == 4  # both invocations count
 
 
 def test_score_parsing():

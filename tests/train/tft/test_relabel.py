@@ -5,11 +5,11 @@ disagrees; the scripted teacher arbitrates."""
 from __future__ import annotations
 
 from agent.conversation import tool_calls
+from tests.train.tft.scripted_llms import GOLD, HOLD_KEYS, corrupted, write_config
 from train.tft.config import load_config
 from train.tft.context import Job, StageContext
 from train.tft.relabel import run_relabel
 from train.tft.stage_io import Item, StageRun, read_items
-from tests.train.tft.scripted_llms import GOLD, HOLD_KEYS, corrupted, write_config
 
 
 def _relabel(tmp_path, server, traces, job, committee):
@@ -17,8 +17,9 @@ def _relabel(tmp_path, server, traces, job, committee):
     ctx = StageContext(cfg, tmp_path / "run", Job.load(cfg.job_path))
     inputs = [Item(f"t{n}", m) for n, m in enumerate(corrupted()[:3], start=1)]
     out = StageRun(ctx.run_dir, "relabel", resume=False)
+    out.attach(ctx.clients)
     extra = run_relabel(ctx, inputs, out)
-    stats = out.finish(ctx.clients(), extra)
+    stats = out.finish(extra=extra)
     ctx.close()
     return stats, {i.id: i for i in read_items(out.items_path)}
 
@@ -59,3 +60,32 @@ def test_all_members_unreachable_is_a_retryable_llm_error(tmp_path, llms, traces
     out = StageRun(tmp_path / "run", "relabel", resume=True)
     assert out.done == {}  # a resumed stage asks again
     out.close()
+
+
+def test_local_hf_model_as_committee_member(tmp_path, llms, traces_file, job_file, tiny_model_dir):
+    """A local transformers model served by `resto serve` (here a tiny random one, in a thread) works
+    as a committee member: its unusable proposals are recorded; the other member's labels win."""
+    import yaml
+
+    from agent.model_loading import load_model
+    from agent.serve import BackgroundServer, ServeConfig, create_app
+
+    loaded = load_model(str(tiny_model_dir), device="cpu")
+    with BackgroundServer(create_app(loaded, ServeConfig(max_new_tokens=12))) as local:
+        path = write_config(tmp_path / "config.yaml", llms.base_url, traces_file, job_file, committee=("good",))
+        data = yaml.safe_load(path.read_text())
+        data["trace_processing"]["relabelling_committee_models"] = ["good", "local"]
+        data["tft"]["endpoints"]["local"] = {"base_url": local.base_url, "model": "resto", "max_retries": 0}
+        path.write_text(yaml.safe_dump(data))
+        cfg = load_config(path)
+        ctx = StageContext(cfg, tmp_path / "run", Job.load(cfg.job_path))
+        inputs = [Item("t1", corrupted()[0])]
+        out = StageRun(ctx.run_dir, "relabel", resume=False)
+        out.attach(ctx.clients)
+        extra = run_relabel(ctx, inputs, out)
+        stats = out.finish(extra=extra)
+        ctx.close()
+    item = read_items(out.items_path)[0]
+    assert item.keep and item.reason == "only-valid: good"
+    assert item.meta["committee"]["local"].startswith("local: malformed")
+    assert stats["llm_requests"] == 2

@@ -8,12 +8,12 @@ import re
 
 import pytest
 
+from tests.train.tft.scripted_llms import GOLD, write_config
 from train.tft.config import load_config
 from train.tft.context import Job, StageContext
 from train.tft.prompts import ReplyError
 from train.tft.stage_io import Item, StageRun, read_items
 from train.tft.synthesize import plan_call, run_synthesize, to_messages
-from tests.train.tft.scripted_llms import GOLD, write_config
 
 SEEDS = [Item(f"t{n}", m) for n, m in enumerate(GOLD.values(), start=1)]
 
@@ -22,8 +22,9 @@ def _synth(tmp_path, server, traces, job, target, resume=False):
     cfg = load_config(write_config(tmp_path / "config.yaml", server.base_url, traces, job, target=target))
     ctx = StageContext(cfg, tmp_path / "run", Job.load(cfg.job_path))
     out = StageRun(ctx.run_dir, "synthesize", resume=resume)
+    out.attach(ctx.clients)
     extra = run_synthesize(ctx, SEEDS, SEEDS[:1], out)
-    stats = out.finish(ctx.clients(), extra)
+    stats = out.finish(extra=extra)
     ctx.close()
     return stats, {i.id: i for i in read_items(out.items_path)}
 
@@ -51,7 +52,8 @@ def test_resume_skips_finished_calls(tmp_path, llms, traces_file, job_file):
     second, items = _synth(tmp_path, llms, traces_file, job_file, target=4, resume=True)
     assert second["valid"] == 4 and second["resumed_items"] == 3
     assert sorted(_requested(llms)) == [0, 1, 2, 3, 4, 5]  # every call asked exactly once
-    assert second["llm_requests"] == 3 and second["cache_hits"] == 0
+    assert second["this_run"]["llm_requests"] == 3 and second["cache_hits"] == 0
+    assert second["llm_requests"] == 6  # both invocations
 
 
 def test_prompt_is_deterministic_per_call(tmp_path, llms, traces_file, job_file):

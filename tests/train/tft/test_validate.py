@@ -8,10 +8,10 @@ import json
 import pytest
 
 from agent.tools import tool_schemas
+from tests.train.tft.scripted_llms import GOLD, MIMI, SYNTH_SPECIAL, call, result, say, synthetic, u
 from train.tft.stage_io import Item
 from train.tft.synthesize import to_messages
 from train.tft.validate import db_executor, execution_problems, jaccard, shingles, validate_items
-from tests.train.tft.scripted_llms import GOLD, MIMI, SYNTH_SPECIAL, call, result, say, synthetic, u
 
 SEEDS = [Item(f"t{n}", m) for n, m in enumerate(GOLD.values(), start=1)]
 
