@@ -242,6 +242,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             progress=bar.update,
         )
     print(f"predictions: {stats.predicted} new, {stats.skipped} already done ({stats.seconds:.1f}s)")
+    if stats.failed:
+        first = getattr(predictor, "errors", ["?"])[0]
+        print(
+            f"warning: {stats.failed} rows failed and score as 'no call' (re-run to retry them); first: {first}",
+            file=sys.stderr,
+        )
     result = score_rows(predicted, judge=judge)
     meta = {
         "label": args.label or Path(args.out).name,

@@ -116,8 +116,9 @@ def compare_table(runs: list[Run], metric: str = JUDGE_METRIC) -> str:
         ours[(run.scenario, run.pipeline)] = run.metrics.get(metric)
     scenarios = sorted({r.scenario for r in runs} | {s for (s, _) in published})
     head = ["scenario"]
+    with_reference = {p for (_, p) in published}  # pipelines the benchmark published numbers for
     for p in pipelines:
-        head += [f"{p} (ours)", f"{p} (published)", f"Δ {p}"]
+        head += [f"{p} (ours)", f"{p} (published)", f"Δ {p}"] if p in with_reference else [f"{p} (ours)"]
     head += ["TFT − Direct (ours)", "TFT − Direct (published)"]
     lines = [
         f"### {metric}",
@@ -129,7 +130,7 @@ def compare_table(runs: list[Run], metric: str = JUDGE_METRIC) -> str:
         cells = [f"{s} {SCENARIOS.get(s, '')}".strip()]
         for p in pipelines:
             o, ref = ours.get((s, p)), published.get((s, p))
-            cells += [_fmt(o), _fmt(ref), _delta(o, ref)]
+            cells += [_fmt(o), _fmt(ref), _delta(o, ref)] if p in with_reference else [_fmt(o)]
         cells += [
             _delta(ours.get((s, "tft")), ours.get((s, "direct"))),
             _delta(published.get((s, "tft")), published.get((s, "direct"))),

@@ -38,7 +38,9 @@ from agent.tools import tool_schemas
 class Predictor(Protocol):
     description: str
 
-    def predict(self, conversations: Sequence[list[Message]]) -> list[str]: ...
+    def predict(self, conversations: Sequence[list[Message]]) -> list[str | None]:
+        """One raw prediction per conversation; None where it failed (it is retried next run)."""
+        ...
 
 
 def load_hf_model(
@@ -142,7 +144,7 @@ class EndpointPredictor:
         self.tools = tool_schemas()
         self.errors: list[str] = []
 
-    def predict(self, conversations: Sequence[list[Message]]) -> list[str]:
+    def predict(self, conversations: Sequence[list[Message]]) -> list[str | None]:
         requests = [
             {
                 "messages": [{"role": "system", "content": self.system}, *msgs],
@@ -156,7 +158,7 @@ class EndpointPredictor:
         for response in self.client.chat_many(requests):
             if isinstance(response, LLMError):
                 self.errors.append(str(response))
-                out.append("")  # scored as "no call"
+                out.append(None)  # not saved: predicted again on the next run
             else:
                 out.append(response_to_prediction(response.text, response.tool_calls))
         return out
@@ -188,6 +190,7 @@ class PredictStats:
     skipped: int
     predicted: int
     seconds: float
+    failed: int = 0  # rows whose prediction failed (endpoint errors); retried on the next run
 
 
 def predict_rows(
@@ -204,6 +207,7 @@ def predict_rows(
     done = read_done(out_path)
     keys = [row_key(r) for r in rows]
     todo = [i for i, k in enumerate(keys) if k not in done]
+    failed: dict[str, dict[str, Any]] = {}
     if progress:
         progress(len(rows) - len(todo))
     start = time.perf_counter()
@@ -217,11 +221,16 @@ def predict_rows(
             conversations = [json.loads(rows[i]["question"]) for i in chunk]
             predictions = predictor.predict(conversations)
             for i, prediction in zip(chunk, predictions, strict=True):
+                if prediction is None:  # scored as "no call" now, not saved, so a re-run asks again
+                    failed[keys[i]] = {"key": keys[i], **rows[i], "prediction": "", "failed": True}
+                    continue
                 record = {"key": keys[i], **rows[i], "prediction": prediction}
                 fh.write(json.dumps(record) + "\n")
                 done[keys[i]] = record
             fh.flush()
             if progress:
                 progress(len(chunk))
-    stats = PredictStats(len(rows), len(rows) - len(todo), len(todo), time.perf_counter() - start)
-    return [done[k] for k in keys], stats
+    stats = PredictStats(
+        len(rows), len(rows) - len(todo), len(todo) - len(failed), time.perf_counter() - start, len(failed)
+    )
+    return [done.get(k) or failed[k] for k in keys], stats

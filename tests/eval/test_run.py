@@ -174,3 +174,23 @@ def test_local_hf_judge_runs_and_counts_unparseable(tiny_model_dir, tmp_path):
     assert verdicts[0].score in (None, 0.0, 1.0)
     again = judge.judge_many([JudgeItem("[]", '{"name": "a", "parameters": {}}', "x")])
     assert again[0].cached
+
+
+class FlakyPredictor:
+    description = "flaky"
+
+    def __init__(self, fail: bool):
+        self.fail = fail
+
+    def predict(self, conversations):
+        return [None if self.fail and i == 0 else "x" for i in range(len(conversations))]
+
+
+def test_failed_predictions_are_not_saved_and_retried(tmp_path, test_file):
+    rows = [r.to_record() for r in expand_file(test_file).rows[:3]]
+    out = tmp_path / "p.jsonl"
+    done, stats = predict_rows(rows, FlakyPredictor(True), out)
+    assert stats.failed == 1 and done[0]["prediction"] == "" and done[0]["failed"]
+    assert len(out.read_text().splitlines()) == 2
+    done, stats = predict_rows(rows, FlakyPredictor(False), out)
+    assert stats.predicted == 1 and stats.skipped == 2 and all(d["prediction"] == "x" for d in done)

@@ -157,3 +157,16 @@ def test_llm_user_through_a_scripted_endpoint(tasks, dbs):
             user=LLMUser(task, client),
         )
     assert episode.success and episode.turns == len(task.utterances)
+
+
+def test_cli_tasks_with_a_sampling_hf_model(tiny_model_dir, tmp_path, capsys):
+    """The hf policy (sampling on) through the whole episode machinery; a random tiny model fails every
+    task, and the failures are recorded, never raised."""
+    out = tmp_path / "tiny-tasks"
+    argv = ["eval", "tasks", "--model", str(tiny_model_dir), "--device", "cpu", "--limit", "1", "--trials", "2",
+            "--max-new-tokens", "8", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert "success: 0.000 over 2 episodes" in capsys.readouterr().out
+    episodes = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+    assert len(episodes) == 2 and all(e["errors"] and e["turns"] > 0 for e in episodes)
+    assert json.loads((out / "tasks.json").read_text())["temperature"] == 0.7

@@ -1,0 +1,1 @@
+"""TFT: training from traces — filter, relabel, synthesize, validate, fine-tune (see pipeline.py)."""

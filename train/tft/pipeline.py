@@ -25,7 +25,7 @@ from train.tft.relabel import run_relabel
 from train.tft.report import write_report
 from train.tft.stage_io import Item, StageRun, kept_items, load_stats
 from train.tft.synthesize import run_synthesize
-from train.tft.validate import run_validate
+from train.tft.validate import db_executor, run_validate
 
 
 def load_inputs(config: TFTConfig) -> tuple[list[Item], str]:
@@ -114,7 +114,8 @@ def _run_stage(
         seeds = seed_items(config, run_dir)
         if not seeds:
             raise UserError("no trace survived relabelling: nothing to synthesize from (see relabel/items.jsonl)")
-        return run_synthesize(ctx, seeds, kept_items(run_dir, "filter"), out)
+        execute = db_executor(db_url, out.dir) if config.tft.execute_calls and db_url else None
+        return run_synthesize(ctx, seeds, kept_items(run_dir, "filter"), out, execute)
     if stage == "validate":
         _require(run_dir, "synthesize", stage)
         candidates = sorted(kept_items(run_dir, "synthesize"), key=lambda i: i.id)

@@ -187,6 +187,7 @@ def synth_messages(
     topic: str | None,
     count: int,
     call_index: int,
+    catalog: list[dict[str, Any]] | None = None,
 ) -> list[Message]:
     parts = [f"# Examples of correct conversations ({len(seeds)})"]
     parts += [f"## Example {i}\n{render_conversation(m)}" for i, m in enumerate(seeds, start=1)]
@@ -194,6 +195,14 @@ def synth_messages(
         parts.append("# Real user conversations (their assistant turns may be wrong; use them for what "
                      "users ask and how they talk)")
         parts += [f"## Real conversation {i}\n{render_conversation(m)}" for i, m in enumerate(unlabelled, start=1)]
+    if catalog:
+        # Without this the teacher invents restaurants, and Validate (which executes every call
+        # against the database) drops the conversation.
+        parts.append(
+            "# Restaurants in the database\nTool results must use only these rows, unchanged: a "
+            "FindRestaurants result lists the rows matching its city and cuisine (or [] if none), and "
+            "ReserveRestaurant succeeds only for these restaurants.\n" + "\n".join(json.dumps(r) for r in catalog)
+        )
     if topic:
         parts.append(f"# Variation to apply\n{topic}")
     parts.append(

@@ -1,8 +1,10 @@
 """Stage 3, Synthesize: the teacher writes whole new conversations, using traces as context.
 
 Each teacher call k sees the task, the tools, `seeds_per_call` relabelled seed traces,
-`unlabelled_per_call` filtered (not relabelled) traces and one sampled `mutation_topics` entry, and
-writes `generation_in_single_call` conversations. Calls continue, in parallel batches, until
+`unlabelled_per_call` filtered (not relabelled) traces, one sampled `mutation_topics` entry and —
+when a database is configured — the real restaurants for two (city, cuisine) searches of the seeds
+(so the tool results it writes survive Validate's execution check), and writes
+`generation_in_single_call` conversations. Calls continue, in parallel batches, until
 `generation_target` conversations pass the cheap checks (structure, schema, grounding) or
 `max_synthesis_calls` is reached.
 
@@ -24,6 +26,10 @@ from train.tft.checks import conversation_problems
 from train.tft.context import StageContext
 from train.tft.prompts import ReplyError, parse_json_reply, reply_text, synth_messages
 from train.tft.stage_io import Item, StageRun
+from train.tft.validate import Executor
+
+CATALOG_SEARCHES = 2  # (city, cuisine) searches whose real results are shown per call
+CATALOG_ROWS = 10  # rows shown per search
 
 
 def to_messages(raw: Any) -> list[Message]:
@@ -75,8 +81,29 @@ def to_messages(raw: Any) -> list[Message]:
     return out
 
 
+def seed_searches(seeds: list[Item]) -> list[dict[str, str]]:
+    """The distinct (city, cuisine) FindRestaurants searches of the seeds, in a stable order."""
+    found = set()
+    for seed in seeds:
+        for msg in seed.messages:
+            if msg.get("role") == "assistant" and msg.get("tool_calls"):
+                call = ToolCall.from_message(msg)
+                if call.name == "FindRestaurants" and {"city", "cuisine"} <= call.arguments.keys():
+                    found.add((str(call.arguments["city"]), str(call.arguments["cuisine"])))
+    return [{"city": city, "cuisine": cuisine} for city, cuisine in sorted(found)]
+
+
+def catalog_rows(execute: Executor, searches: list[dict[str, str]], rng: random.Random) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for args in rng.sample(searches, min(CATALOG_SEARCHES, len(searches))):
+        results, error = execute("FindRestaurants", args)
+        if not error:
+            rows += results[:CATALOG_ROWS]
+    return rows
+
+
 def plan_call(
-    ctx: StageContext, k: int, seeds: list[Item], unlabelled: list[Item]
+    ctx: StageContext, k: int, seeds: list[Item], unlabelled: list[Item], execute: Executor | None = None
 ) -> tuple[list[Message], dict[str, Any]]:
     """Call k's prompt and what it was built from; deterministic in (seed, k), so a resumed run
     asks exactly the same (and hits the response cache)."""
@@ -85,6 +112,7 @@ def plan_call(
     chosen = rng.sample(seeds, min(cfg.tft.seeds_per_call, len(seeds)))
     context = rng.sample(unlabelled, min(cfg.tft.unlabelled_per_call, len(unlabelled)))
     topic = rng.choice(cfg.synthgen.mutation_topics) if cfg.synthgen.mutation_topics else None
+    catalog = catalog_rows(execute, seed_searches(seeds), rng) if execute is not None else None
     prompt = synth_messages(
         ctx.job.task,
         ctx.job.tools,
@@ -93,6 +121,7 @@ def plan_call(
         topic,
         cfg.synthgen.generation_in_single_call,
         k,
+        catalog,
     )
     return prompt, {"call": k, "topic": topic, "seeds": [s.id for s in chosen], "context": [u.id for u in context]}
 
@@ -126,7 +155,9 @@ def call_items(ctx: StageContext, k: int, response: Any, topic_meta: dict[str, A
     return items
 
 
-def run_synthesize(ctx: StageContext, seeds: list[Item], unlabelled: list[Item], out: StageRun) -> dict[str, Any]:
+def run_synthesize(
+    ctx: StageContext, seeds: list[Item], unlabelled: list[Item], out: StageRun, execute: Executor | None = None
+) -> dict[str, Any]:
     cfg = ctx.config
     if not seeds:
         raise ValueError("no relabelled seed traces survived: nothing to synthesize from")
@@ -148,7 +179,7 @@ def run_synthesize(ctx: StageContext, seeds: list[Item], unlabelled: list[Item],
             k += 1
         if not todo:
             break
-        plans = [plan_call(ctx, n, seeds, unlabelled) for n in todo]
+        plans = [plan_call(ctx, n, seeds, unlabelled, execute) for n in todo]
         requests = [ctx.request(prompt, temperature=cfg.tft.temperature) for prompt, _ in plans]
         for n, (_, meta), response in zip(todo, plans, teacher.chat_many(requests), strict=True):
             for item in call_items(ctx, n, response, meta):

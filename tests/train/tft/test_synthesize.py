@@ -76,3 +76,13 @@ def test_teacher_format_conversion():
     for bad in ([], {"messages": [{"role": "assistant"}]}, {"messages": [{"role": "tool_result", "results": "x"}]}):
         with pytest.raises(ReplyError):
             to_messages(bad)
+
+
+def test_prompt_shows_real_restaurants_from_the_database(tmp_path, llms, traces_file, job_file, db_url):
+    from train.tft.validate import db_executor
+
+    cfg = load_config(write_config(tmp_path / "config.yaml", llms.base_url, traces_file, job_file))
+    ctx = StageContext(cfg, tmp_path / "run", Job.load(cfg.job_path))
+    prompt = plan_call(ctx, 0, SEEDS, [], db_executor(db_url, tmp_path))[0][-1]["content"]
+    catalog = prompt.split("# Restaurants in the database\n", 1)[1].split("\n\n")[0]
+    assert "Mimi's Cafe" in catalog and "Thai Orchid" in catalog  # both seed searches, executed for real

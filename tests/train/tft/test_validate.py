@@ -70,3 +70,18 @@ def test_reservation_outcome_must_match(tmp_path, db_url):
     assert "succeeds in the DB but an error is shown" in execution_problems(failed, execute)[0]
     # dry_run: nothing was written to the copy
     assert (tmp_path / "validate.db").exists()
+
+
+@pytest.mark.data
+def test_clean_benchmark_traces_execute_as_recorded(data_dir, benchmark_dir, tmp_path):
+    """No false alarms: every service call of the 327 clean S1 traces, run against the database
+    built from SGD, returns what the trace shows."""
+    from agent.trace_io import read_traces
+    from backend.sgd_builder import build_database
+
+    url = f"sqlite:///{tmp_path / 'sgd.db'}"
+    build_database(url, data_dir / "sgd")
+    execute = _executor(url, tmp_path)
+    traces, _ = read_traces(benchmark_dir / "scenario-1-baseline" / "tft" / "traces.jsonl")
+    failing = [p for t in traces for p in execution_problems(t.messages, execute)]
+    assert len(traces) == 327 and failing == []
