@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         loaded = full_size_qwen3(device, tiny_dir) if args.full else load_model(str(tiny_dir), device=device)
     params = sum(p.numel() for p in loaded.model.parameters())
     weight_bytes = sum(p.numel() * p.element_size() for p in loaded.model.parameters())
+    print(f"model: {loaded.description}, {params / 1e6:.1f}M parameters, {weight_bytes / 1e9:.2f} GB, {device}",
+          flush=True)
     points = decision_points(conversation(args.turns))
     reuse = HFPolicy(loaded, max_new_tokens=args.new_tokens, reuse_cache=True)
     fresh = HFPolicy(loaded, max_new_tokens=args.new_tokens, reuse_cache=False)
@@ -125,7 +127,6 @@ def main(argv: list[str] | None = None) -> int:
         total_a += t1 - t0
         total_b += time.perf_counter() - t1
 
-    print(f"model: {loaded.description}, {params / 1e6:.1f}M parameters, {weight_bytes / 1e9:.2f} GB, {device}")
     print(f"{args.turns} user turns = {len(points)} model decisions, {args.new_tokens} new tokens each\n")
     print(f"{'step':>4} {'prompt':>7} {'cached':>7} {'reuse s':>9} {'re-encode s':>12} {'ratio':>6}")
     for i, (a, b) in enumerate(zip(with_cache, without, strict=True)):

@@ -66,7 +66,10 @@ def time_budget_callback(seconds: float, peak_lr: float, warmup_steps: int):
                 for group in optimizer.param_groups:
                     group["lr"] = self._lr(state.global_step)
 
-        def on_step_end(self, args, state, control, **kwargs):
+        def on_step_end(self, args, state, control, lr_scheduler=None, **kwargs):
+            if lr_scheduler is not None and hasattr(lr_scheduler, "_last_lr"):
+                # so the logged learning rate is the one this callback applies
+                lr_scheduler._last_lr = [self._lr(state.global_step)] * len(lr_scheduler._last_lr)
             if time.time() - (self.start or time.time()) >= seconds:
                 control.should_training_stop = True
 

@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
+from textual.worker import get_current_worker
 
 from agent import events as ev
 from agent.conversation import ToolCall
@@ -135,10 +136,12 @@ class ChatScreen(Screen):
             answer["ok"] = bool(result)
             answered.set()
 
+        worker = get_current_worker()
         self.app.call_from_thread(self.app.push_screen, ConfirmBooking(call), done)
         cancel = self._cancel
         while not answered.wait(0.05):
-            if cancel is not None and cancel.is_set():
+            # Esc, or the app closing (workers are cancelled then): no answer is a "no"
+            if (cancel is not None and cancel.is_set()) or worker.is_cancelled:
                 return False
         return answer["ok"]
 
@@ -195,6 +198,10 @@ class ChatScreen(Screen):
             if not prompt.value:
                 prompt.value = message.text  # nothing the person typed is lost
         self.query_one(ReservationsPanel).refresh_rows()
+
+    def on_unmount(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()  # a turn still running when the app closes stops at its next check
 
     # -- actions --------------------------------------------------------------------------
     def action_stop(self) -> None:

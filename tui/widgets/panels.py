@@ -25,7 +25,7 @@ class ReservationsPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         table: DataTable = DataTable(cursor_type="none", show_cursor=False)
-        table.add_columns("restaurant", "city", "date", "time", "n")
+        table.add_columns("restaurant", "city", "when", "n")
         yield table
         yield Static(Text("none yet"), classes="empty", markup=False)
 
@@ -42,8 +42,9 @@ class ReservationsPanel(Vertical):
         table = self.query_one(DataTable)
         table.clear()
         for r in rows:
-            table.add_row(*(Text(str(r.get(k, "") or "")) for k in
-                            ("restaurant_name", "city", "date", "time", "party_size")))
+            when = f"{str(r.get('date') or '')[5:]} {r.get('time') or ''}".strip()  # "03-03 11:30"
+            table.add_row(Text(str(r.get("restaurant_name", ""))), Text(str(r.get("city", ""))), Text(when),
+                          Text(str(r.get("party_size", ""))))
         self.query_one(".empty", Static).display = not rows
         self.rows = rows
 

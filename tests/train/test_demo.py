@@ -1,0 +1,43 @@
+"""The demo model command (the real 20-minute run is not a test; these check its parts)."""
+
+import time
+
+import pytest
+
+from train.demo import time_budget_callback
+
+
+def test_time_budget_schedule_decays_to_zero_and_stops():
+    cb = time_budget_callback(seconds=0.2, peak_lr=1e-3, warmup_steps=2)
+    cb.start = time.time()
+    assert cb._lr(0) == pytest.approx(5e-4, rel=0.05)  # warm-up
+    assert cb._lr(5) == pytest.approx(1e-3, rel=0.05)
+    time.sleep(0.1)
+    assert 0.2e-3 < cb._lr(5) < 0.8e-3  # half-way through the cosine
+
+    class Control:
+        should_training_stop = False
+
+    class State:
+        global_step = 5
+
+    control = Control()
+    cb.on_step_end(None, State(), control)
+    assert not control.should_training_stop
+    time.sleep(0.12)
+    assert cb._lr(5) == pytest.approx(0.0, abs=1e-12)
+    cb.on_step_end(None, State(), control)
+    assert control.should_training_stop
+
+
+@pytest.mark.slow
+def test_model_demo_command_writes_a_loadable_model(data_dir, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from cli.main import main
+
+    out = tmp_path / "demo"
+    assert main(["--data-dir", str(data_dir), "model", "demo", "--steps", "2", "--out", str(out)]) == 0
+    AutoTokenizer.from_pretrained(out)
+    AutoModelForCausalLM.from_pretrained(out)
+    assert (out / "demo.json").exists()
