@@ -100,7 +100,8 @@ def render_markdown(result: ScoreResult, meta: dict[str, Any], n_worst: int = 10
     for i, row in enumerate(worst_rows(result, n_worst), start=1):
         lines.append(
             f"| {i} | {_cell(last_user_text(row['question']))} | {_cell(row['answer'], True)} | "
-            f"{_cell(row['prediction'], True) or '(empty)'} | {row['staged_tool_call']:.2f} | {row['rouge']:.2f} | "
+            f"{_cell(row['prediction'], True) or '(empty)'} | "
+            f"{row['staged_tool_call']:.2f} | {row['rouge']:.2f} | "
             f"{_fmt(row.get(JUDGE_METRIC))} |"
         )
     return "\n".join(lines) + "\n"

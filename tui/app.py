@@ -113,6 +113,7 @@ class RestoApp(App):
             return
         self.resolved = resolved
         agent = self.chat_agent(resolved)
+        self._warn_if_no_database()
         chat = next((s for s in self.screen_stack if isinstance(s, ChatScreen)), None)
         if chat is not None:
             chat.replace_session(agent)
@@ -123,6 +124,19 @@ class RestoApp(App):
             self.switch_screen(ChatScreen(agent))
         else:
             self.push_screen(ChatScreen(agent))
+
+    def _warn_if_no_database(self) -> None:
+        """Tools fail on an unbuilt database; say how to build it instead of letting every search fail."""
+        from sqlalchemy import inspect
+
+        try:
+            built = inspect(self.engine).has_table("restaurants")
+        except Exception as exc:  # noqa: BLE001 - shown, never raised
+            self.notify(f"Cannot open the database: {exc}", severity="error", markup=False, timeout=15)
+            return
+        if not built:
+            self.notify("The restaurant database is not built yet: run `resto db build` (searches will fail).",
+                        severity="warning", markup=False, timeout=15)
 
     # -- the pieces a chat needs ----------------------------------------------------------------
     @property

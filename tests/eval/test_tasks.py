@@ -106,7 +106,7 @@ def test_pass_hat_k():
     assert pass_hat_k([1], 4, 5) is None
 
 
-def test_cli_tasks_with_replay(tmp_path, capsys):
+def test_cli_tasks_with_replay(data_dir, tmp_path, capsys):
     out = tmp_path / "tasks"
     assert (
         main(
@@ -159,11 +159,12 @@ def test_llm_user_through_a_scripted_endpoint(tasks, dbs):
     assert episode.success and episode.turns == len(task.utterances)
 
 
-def test_cli_tasks_with_a_sampling_hf_model(tiny_model_dir, tmp_path, capsys):
+def test_cli_tasks_with_a_sampling_hf_model(data_dir, tiny_model_dir, tmp_path, capsys):
     """The hf policy (sampling on) through the whole episode machinery; a random tiny model fails every
     task, and the failures are recorded, never raised."""
     out = tmp_path / "tiny-tasks"
-    argv = ["eval", "tasks", "--model", str(tiny_model_dir), "--device", "cpu", "--limit", "1", "--trials", "2",
+    argv = ["eval", "tasks", "--model", str(tiny_model_dir), "--device", "cpu", "--limit", "1",
+            "--trials", "2",
             "--max-new-tokens", "8", "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     assert "success: 0.000 over 2 episodes" in capsys.readouterr().out

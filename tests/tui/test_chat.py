@@ -190,3 +190,33 @@ async def test_help_screen_opens_and_closes(make_app):
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert isinstance(app.screen, ChatScreen)
+
+
+async def test_escape_stops_a_real_model_mid_decoding(make_app, tiny_model_dir):
+    """A tiny local transformers model told never to stop (no stop tokens, no length limit) only
+    ends its turn because Esc reached the decoding loop."""
+    from agent.model_loading import load_model
+    from agent.policies.hf import HFPolicy
+
+    policy = HFPolicy(load_model(str(tiny_model_dir)), max_new_tokens=10**9)
+    policy._stop_ids = set()
+    app = make_app(policy)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_and_send(pilot, "A table for two")
+        await wait_for(pilot, lambda: app.screen.busy)
+        await pilot.pause(1.0)  # decoding for a second
+        assert app.screen.busy
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.screen.busy, timeout=10)
+        stats = app.screen.query_one(StatsPanel).last
+        assert stats.cancelled and stats.completion_tokens > 0
+
+
+async def test_an_unbuilt_database_is_explained(settings, tmp_path):
+    from backend.db import make_engine
+    from tui.app import RestoApp
+
+    app = RestoApp(settings, policy=ScriptPolicy([]), engine=make_engine(tmp_path / "empty.db"))
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await pilot.pause()
+        assert any("resto db build" in n.message for n in app._notifications)

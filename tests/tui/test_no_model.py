@@ -31,12 +31,12 @@ def test_resolver_with_a_broken_model_path_gives_one_sentence(settings, tmp_path
 async def test_no_model_screen_then_a_tiny_model_chats(settings, engine, session_log, tiny_model_dir):
     app = RestoApp(settings, engine=engine, log=session_log)
     async with app.run_test(size=(110, 36)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, NoModelScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, NoModelScreen) and app.screen.query("#model-source"))
         howto = str(app.screen.query_one("#no-model-howto").render())
         assert "resto model demo" in howto and "resto chat --endpoint" in howto
         app.screen.query_one("#model-source", Input).value = str(tiny_model_dir)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen), timeout=60)
+        await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen) and app.screen.query("#prompt"), timeout=60)
         assert app.resolved is not None and ("model", str(tiny_model_dir)) in app.resolved.lines
         app.screen.query_one("#prompt", Input).value = "A table for two in San Jose tonight"
         await pilot.press("enter")
@@ -45,3 +45,34 @@ async def test_no_model_screen_then_a_tiny_model_chats(settings, engine, session
         replies = [b.text for b in app.screen.query(MessageBubble) if b.role == "assistant"]
         assert len(replies) == 1 and replies[0]
         assert not app.screen.query_one("#prompt", Input).disabled
+
+
+def test_resolver_builds_an_endpoint_policy(settings):
+    from agent.policies.openai import OpenAIPolicy
+
+    resolved = default_resolver(settings.model_copy(update={"endpoint": "http://127.0.0.1:9/v1"}))
+    assert isinstance(resolved.policy, OpenAIPolicy)
+    assert ("endpoint", "http://127.0.0.1:9/v1") in resolved.lines
+
+
+async def test_switching_from_the_palette_starts_a_new_session_with_the_new_model(make_app, settings):
+    from tests.tui.fakes import ScriptPolicy
+    from tui.app import Resolved
+    from tui.screens.prompt import AskText
+
+    seen = []
+
+    def resolver(s):
+        seen.append(s)
+        return Resolved(ScriptPolicy([]), [("endpoint", str(s.endpoint))])
+
+    app = make_app(ScriptPolicy([]), resolver=resolver)
+    async with app.run_test(size=(110, 36)) as pilot:
+        old = app.screen.session.session_id
+        app.ask_switch("endpoint")
+        await wait_for(pilot, lambda: isinstance(app.screen, AskText) and app.screen.query(Input))
+        app.screen.query_one(Input).value = "http://127.0.0.1:8000/v1"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen) and app.screen.session.session_id != old)
+        assert seen[-1].endpoint == "http://127.0.0.1:8000/v1"
+        assert app.screen.query_one("#stats").model_lines == [("endpoint", "http://127.0.0.1:8000/v1")]

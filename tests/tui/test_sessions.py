@@ -59,7 +59,7 @@ async def test_search_open_label_and_relabel(settings, engine, session_log, two_
         await pilot.press("b")
         assert session_log.get(a).labels == {item.message_id: "bad"}
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, AskText))
+        await wait_for(pilot, lambda: isinstance(app.screen, AskText) and app.screen.query(Input))
         fixed = {"name": "FindRestaurants", "arguments": {"city": "San Jose", "cuisine": "Thai",
                                                           "price_range": "inexpensive"}}
         app.screen.query_one(Input).value = json.dumps(fixed)
@@ -77,7 +77,7 @@ async def test_invalid_relabel_is_refused_and_nothing_is_lost(settings, engine, 
     async with app.run_test(size=(140, 40)) as pilot:
         await open_session(pilot, app, a)
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, AskText))
+        await wait_for(pilot, lambda: isinstance(app.screen, AskText) and app.screen.query(Input))
         app.screen.query_one(Input).value = '{"name": "FindRestaurants", "arguments": {"city": "X", "price_range": "free"}}'
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
@@ -96,7 +96,7 @@ async def test_export_selected_sessions_as_traces(settings, engine, session_log,
             await pilot.press("space")
         assert app.screen.selected == {a, b}
         await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, AskText))
+        await wait_for(pilot, lambda: isinstance(app.screen, AskText) and app.screen.query(Input))
         app.screen.query_one(Input).value = str(out)
         await pilot.press("enter")
         await wait_for(pilot, lambda: out.exists())

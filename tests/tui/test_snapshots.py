@@ -70,7 +70,7 @@ def test_no_model_screen(snap_compare):
     app = RestoApp(Settings(home=Path("/home/you/.resto")))
 
     async def run_before(pilot):
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, NoModelScreen))
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, NoModelScreen) and pilot.app.screen.query("#model-source"))
         await pilot.pause(3.5)  # let the "Loading the model…" toast expire
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

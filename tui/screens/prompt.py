@@ -25,6 +25,9 @@ class AskText(ModalScreen[str | None]):
             yield Static(Text(self.question), markup=False)
             yield Input(value=self.value, placeholder=self.placeholder, id="ask-input")
 
+    def on_mount(self) -> None:
+        self.query_one("#ask-input", Input).focus()
+
     @on(Input.Submitted, "#ask-input")
     def _done(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)

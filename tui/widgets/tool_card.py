@@ -81,11 +81,11 @@ class ToolCallCard(Collapsible):
         if error:
             self.add_class("-error")
             self._status.update(Text(f"error: {error}"))
-            self.title = Content(f"{call_summary(self.call, 60)} → error")
+            self.title = Content(f"{call_summary(self.call, 44)} → error")
             return
         n = len(results)
         self._status.update(Text(f"{n} result{'s' if n != 1 else ''}"))
-        self.title = Content(f"{call_summary(self.call, 60)} → {n} result{'s' if n != 1 else ''}")
+        self.title = Content(f"{call_summary(self.call, 44)} → {n} result{'s' if n != 1 else ''}")
         if self.call.name == "FindRestaurants" and results:
             self._body.mount(results_table(results))
         elif results:

@@ -17,10 +17,6 @@ SEEDS = [Item(f"t{n}", m) for n, m in enumerate(GOLD.values(), start=1)]
 
 
 def _executor(db_url, tmp_path):
-    import backend.tools
-
-    if not hasattr(backend.tools, "execute"):
-        pytest.skip("backend.tools.execute is not available yet")
     return db_executor(db_url, tmp_path)
 
 
