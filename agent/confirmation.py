@@ -43,6 +43,9 @@ AFFIRMATIVE_PHRASES: tuple[str, ...] = (
     "that will work",
     "that'll work",
     "that would work",
+    "that should work",
+    "should work",
+    "that should do",
     "go ahead",
     "go for it",
     "book it",
@@ -91,7 +94,17 @@ AFFIRMATIVE_PHRASES: tuple[str, ...] = (
 )
 
 # Phrases that contain a negative word but are not a refusal; removed before the veto check.
-HARMLESS_PHRASES: tuple[str, ...] = ("no problem", "no worries", "not a problem", "not an issue", "no issue")
+HARMLESS_PHRASES: tuple[str, ...] = (
+    "no problem",
+    "no worries",
+    "not a problem",
+    "not an issue",
+    "no issue",
+    "can't wait",  # enthusiasm, not refusal: "Yes, that sounds great. I can't wait."
+    "cannot wait",
+    "in case i have to cancel",  # asking for the phone number, not cancelling
+    "in case i need to cancel",
+)
 
 NEGATIONS: tuple[str, ...] = (
     "no",

@@ -89,3 +89,20 @@ def test_detects_the_confirmations_before_reference_bookings(benchmark_dir):
             previous = msg
     assert total > 300
     assert hits / total >= 0.9
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "That should work.",
+        "Yes, that sound great. I can't wait.",
+        "That's right. Can you give me their phone number in case I have to cancel?",
+    ],
+)
+def test_benchmark_confirmations_that_look_negative(text):
+    assert is_affirmative(text)
+
+
+@pytest.mark.parametrize("text", ["I can't make it at that time.", "Cancel it, please.", "That should not work."])
+def test_real_refusals_still_veto(text):
+    assert not is_affirmative(text)
