@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from agent.settings import Settings
 from agent.tiny import TinyConfig, build_tiny_model
 from train.config import FinetuneConfig
-from train.finetune import FinetuneResult, default_tools, finetune
+from train.finetune import FinetuneResult, default_tools, finetune, last_checkpoint
 from train.sgd_traces import s1_traces
 
 
@@ -121,6 +121,9 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
               f"{config.minutes:g} min (learning rate scheduled by time)", flush=True)
         # the time budget stops training; this bound (≈1.5× the calibrated estimate) sizes the progress bar
         steps = max(20, int(1.5 * config.minutes * 60 / epoch_s * len(examples) / config.grad_accumulation))
+        resume = last_checkpoint(run_dir)
+        if resume:  # a resumed run continues counting from the checkpoint's step
+            steps += int(resume.rsplit("-", 1)[1])
         callbacks.append(time_budget_callback(config.minutes * 60, config.lr, config.warmup_steps))
     ft = FinetuneConfig(
         model=str(base_dir),
