@@ -12,10 +12,12 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 from pydantic import BaseModel, Field
@@ -131,22 +133,14 @@ class ChatClient:
         `cancel` (a threading.Event) stops reading; the response then has finish_reason "cancelled"."""
         body = self.build_request(messages, **kwargs)
         body["stream"] = True
-        delay = self.config.backoff_s
-        last_error = "no attempt made"
-        for attempt in range(self.config.max_retries + 1):
-            if attempt:
-                with self._lock:
-                    self.stats.retries += 1
-                time.sleep(delay)
-                delay *= 2
-            with self._slots:
-                with self._lock:
-                    self.stats.requests += 1
+        errors: list[str] = []
+        for _ in self._attempts():
+            with self._request_slot():
                 start = time.perf_counter()
                 try:
                     with self._http.stream("POST", "/chat/completions", json=body) as resp:
                         if resp.status_code in RETRYABLE_STATUS:
-                            last_error = f"HTTP {resp.status_code}: {resp.read()[:200]!r}"
+                            errors.append(f"HTTP {resp.status_code}: {resp.read()[:200]!r}")
                             continue
                         if resp.status_code >= 400:
                             with self._lock:
@@ -156,16 +150,14 @@ class ChatClient:
                             )
                         response = assemble_stream(resp.iter_lines(), on_delta, cancel)
                 except httpx.TimeoutException:
-                    last_error = f"timed out after {self.config.timeout_s:g}s"
+                    errors.append(f"timed out after {self.config.timeout_s:g}s")
                     continue
                 except httpx.TransportError as exc:
-                    last_error = f"connection failed: {exc}"
+                    errors.append(f"connection failed: {exc}")
                     continue
                 response.latency_s = time.perf_counter() - start
                 return response
-        with self._lock:
-            self.stats.failures += 1
-        raise LLMError(f"{self.config.base_url} failed after {self.config.max_retries + 1} tries: {last_error}")
+        self._give_up(errors)
 
     def send(self, body: dict[str, Any], use_cache: bool = True) -> ChatResponse:
         key = self._cache_key(body)
@@ -185,17 +177,9 @@ class ChatClient:
         return response
 
     def _post_with_retries(self, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
-        delay = self.config.backoff_s
         errors: list[str] = []
-        for attempt in range(self.config.max_retries + 1):
-            if attempt:
-                with self._lock:
-                    self.stats.retries += 1
-                time.sleep(delay)
-                delay *= 2
-            with self._slots:
-                with self._lock:
-                    self.stats.requests += 1
+        for _ in self._attempts():
+            with self._request_slot():
                 start = time.perf_counter()
                 try:
                     resp = self._http.post("/chat/completions", json=body)
@@ -218,9 +202,32 @@ class ChatClient:
             except ValueError:
                 errors.append("response is not JSON")
                 continue
+        self._give_up(errors)
+
+    # -- retry plumbing shared by plain and streaming requests -------------------------------
+    def _attempts(self) -> Iterator[int]:
+        """One iteration per try; sleeps with exponential backoff before each retry."""
+        delay = self.config.backoff_s
+        for attempt in range(self.config.max_retries + 1):
+            if attempt:
+                with self._lock:
+                    self.stats.retries += 1
+                time.sleep(delay)
+                delay *= 2
+            yield attempt
+
+    @contextmanager
+    def _request_slot(self) -> Iterator[None]:
+        """Waits for a free concurrency slot and counts the request."""
+        with self._slots:
+            with self._lock:
+                self.stats.requests += 1
+            yield
+
+    def _give_up(self, errors: list[str]) -> NoReturn:
         with self._lock:
             self.stats.failures += 1
-        distinct = "; ".join(dict.fromkeys(errors))
+        distinct = "; ".join(dict.fromkeys(errors)) or "no attempt made"
         raise LLMError(f"{self.config.base_url} failed after {self.config.max_retries + 1} tries: {distinct}")
 
     # -- cache ------------------------------------------------------------------------------
