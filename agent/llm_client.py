@@ -139,15 +139,10 @@ class ChatClient:
                 start = time.perf_counter()
                 try:
                     with self._http.stream("POST", "/chat/completions", json=body) as resp:
-                        if resp.status_code in RETRYABLE_STATUS:
-                            errors.append(f"HTTP {resp.status_code}: {resp.read()[:200]!r}")
-                            continue
                         if resp.status_code >= 400:
-                            with self._lock:
-                                self.stats.failures += 1
-                            raise LLMError(
-                                f"{self.config.base_url} answered HTTP {resp.status_code}: {resp.read()[:300]!r}"
-                            )
+                            resp.read()
+                            if self._failed_status(resp, errors):
+                                continue
                         response = assemble_stream(resp.iter_lines(), on_delta, cancel)
                 except httpx.TimeoutException:
                     errors.append(f"timed out after {self.config.timeout_s:g}s")
@@ -190,13 +185,8 @@ class ChatClient:
                     errors.append(f"connection failed: {exc}")
                     continue
                 latency = time.perf_counter() - start
-            if resp.status_code in RETRYABLE_STATUS:
-                errors.append(f"HTTP {resp.status_code}: {resp.text[:200]}")
+            if self._failed_status(resp, errors):
                 continue
-            if resp.status_code >= 400:
-                with self._lock:
-                    self.stats.failures += 1
-                raise LLMError(f"{self.config.base_url} answered HTTP {resp.status_code}: {resp.text[:300]}")
             try:
                 return resp.json(), latency
             except ValueError:
@@ -223,6 +213,17 @@ class ChatClient:
             with self._lock:
                 self.stats.requests += 1
             yield
+
+    def _failed_status(self, resp: httpx.Response, errors: list[str]) -> bool:
+        """True when the status is worth a retry (noted in `errors`); raises on other HTTP errors."""
+        if resp.status_code in RETRYABLE_STATUS:
+            errors.append(f"HTTP {resp.status_code}: {resp.text[:200]}")
+            return True
+        if resp.status_code >= 400:
+            with self._lock:
+                self.stats.failures += 1
+            raise LLMError(f"{self.config.base_url} answered HTTP {resp.status_code}: {resp.text[:300]}")
+        return False
 
     def _give_up(self, errors: list[str]) -> NoReturn:
         with self._lock:
