@@ -1,14 +1,19 @@
-"""Training throughput: whole-conversation examples vs. expanded per-turn examples.
+"""Training throughput: whole-conversation examples vs. expanded per-turn examples, and batches
+whose shared system prompt runs once vs. plain padded batches.
 
-    RESTO_DATA_DIR=../shared/data .venv/bin/python bench/train_throughput.py [--conversations 6] [--threads 1]
+    RESTO_DATA_DIR=../shared/data .venv/bin/python bench/train_throughput.py [--conversations 8] [--batch 4] [--threads 1]
 
-Same model (a ~4M-parameter tiny Qwen3, `agent.tiny` defaults), same conversations (the first N S1
-traces when a data dir is set, else built-in ones), same supervised tokens (every assistant call
-once): one epoch through `transformers.Trainer` for each layout, measured side by side in one run.
-Whole-conversation training renders each conversation once and supervises all its turns in one
-forward pass; the per-turn layout repeats the growing prefix for every turn (what a benchmark-style
-train.jsonl of expanded rows costs). Prints seconds, tokens processed, supervised tokens/second
-and the ratio.
+Same model (a ~4M-parameter tiny Qwen3, `agent.tiny` defaults, its tokenizer trained on the rendered
+conversations as `resto model demo` does), same conversations (the first N S1 traces when a data dir
+is set, else built-in ones), same supervised tokens (every assistant call once): one epoch through
+`transformers.Trainer` for each layout, measured side by side in one run.
+- whole conversation vs per-turn (batch 1): whole-conversation training renders each conversation
+  once and supervises all its turns in one forward pass; the per-turn layout repeats the growing
+  prefix for every turn (what a benchmark-style train.jsonl of expanded rows costs).
+- shared prefix vs plain (batch `--batch`, grouped by length): `train.prefix_sharing` runs the
+  tokens a batch's conversations share (the system prompt and tool schemas) once, and the LM head
+  only on supervised positions; the plain batch runs every row in full. Same loss and gradients.
+Prints seconds, tokens processed, supervised tokens/second and both ratios.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--conversations", type=int, default=6)
+    parser.add_argument("--conversations", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -33,10 +39,11 @@ def main() -> int:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer
 
-    from agent.tiny import TinyConfig, build_tiny_model
+    from agent.tiny import TinyConfig, build_tiny_model, rendered_corpus
     from train.config import FinetuneConfig
     from train.dataset import PadCollator, TokenizedDataset, build_examples, expand_per_turn
     from train.finetune import _training_args, default_tools
+    from train.prefix_sharing import PrefixSharingCollator, prefix_sharing_trainer_class
 
     torch.set_num_threads(args.threads)
     data_dir = os.environ.get("RESTO_DATA_DIR")
@@ -56,20 +63,29 @@ def main() -> int:
         source = f"{len(traces)} built-in conversations"
 
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = build_tiny_model(Path(tmp) / "model", TinyConfig(), texts=[str(t.messages) for t in traces])
+        texts = rendered_corpus([t.messages for t in traces], default_tools())
+        model_dir = build_tiny_model(Path(tmp) / "model", TinyConfig(), texts=texts)
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         whole, report = build_examples(tokenizer, traces, default_tools())
         per_turn = expand_per_turn(whole)
-        config = FinetuneConfig(model=str(model_dir), method="full", batch_size=1, grad_accumulation=1,
-                                epochs=1, progress=False, lr=1e-4)
+        pad = tokenizer.pad_token_id
+        layouts = [  # name, examples, batch size, trainer class, collator
+            ("whole conversation", whole, 1, Trainer, PadCollator(pad)),
+            ("per-turn expanded", per_turn, 1, Trainer, PadCollator(pad)),
+            (f"batch {args.batch}, plain", whole, args.batch, Trainer, PadCollator(pad)),
+            (f"batch {args.batch}, shared prefix", whole, args.batch, prefix_sharing_trainer_class(),
+             PrefixSharingCollator(pad)),
+        ]
         results = {}
-        for name, examples in (("whole conversation", whole), ("per-turn expanded", per_turn)):
+        for name, examples, batch, trainer_class, collator in layouts:
+            config = FinetuneConfig(model=str(model_dir), method="full", batch_size=batch, grad_accumulation=1,
+                                    epochs=1, progress=False, lr=1e-4, group_by_length=batch > 1)
             model = AutoModelForCausalLM.from_pretrained(model_dir)
-            trainer = Trainer(
+            trainer = trainer_class(
                 model=model,
-                args=_training_args(config, Path(tmp) / name.replace(" ", "_"), False, save_strategy="no"),
+                args=_training_args(config, Path(tmp) / f"run{len(results)}", False, save_strategy="no"),
                 train_dataset=TokenizedDataset(examples),
-                data_collator=PadCollator(tokenizer.pad_token_id),
+                data_collator=collator,
             )
             start = time.perf_counter()
             trainer.train()
@@ -79,13 +95,15 @@ def main() -> int:
             results[name] = (seconds, tokens, supervised, len(examples))
 
     print(f"data: {source}; model: tiny Qwen3 ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M params), "
-          f"{args.threads} thread(s), batch 1, one epoch")
-    print(f"{'layout':22} {'examples':>8} {'tokens':>9} {'supervised':>10} {'seconds':>8} {'sup.tok/s':>9}")
+          f"{args.threads} thread(s), one epoch per layout")
+    print(f"{'layout':26} {'examples':>8} {'tokens':>9} {'supervised':>10} {'seconds':>8} {'sup.tok/s':>9}")
     for name, (seconds, tokens, supervised, n) in results.items():
-        print(f"{name:22} {n:8d} {tokens:9d} {supervised:10d} {seconds:8.1f} {supervised / seconds:9.1f}")
-    (w, _, sw, _), (p, _, sp, _) = results["whole conversation"], results["per-turn expanded"]
+        print(f"{name:26} {n:8d} {tokens:9d} {supervised:10d} {seconds:8.1f} {supervised / seconds:9.1f}")
+    (w, _, sw, _), (p, _, sp, _), (plain, *_), (shared, *_) = results.values()
     assert sw == sp, "both layouts must supervise the same tokens"
-    print(f"ratio: whole-conversation training is {p / w:.2f}x faster per supervised token")
+    print(f"ratio: whole-conversation training is {p / w:.2f}x faster per supervised token than per-turn")
+    print(f"ratio: shared-prefix batches are {plain / shared:.2f}x faster than plain batches of {args.batch}")
+    print(f"ratio: shared-prefix batches of {args.batch} are {w / shared:.2f}x faster than whole conversations one at a time")
     return 0
 
 

@@ -56,6 +56,15 @@ class FinetuneConfig(BaseModel):
     save_total_limit: int = Field(default=2, ge=1, description="Checkpoints kept (older ones are deleted).")
     logging_steps: int = Field(default=10, ge=1)
     gradient_checkpointing: bool = Field(default=False, description="Trade compute for memory.")
+    share_prefix: bool = Field(
+        default=True,
+        description="Run the token prefix a batch's conversations share (the system prompt) once per batch "
+        "and only the assistant positions through the LM head; same loss and gradients, less compute "
+        "(train.prefix_sharing). Off under gradient checkpointing or several processes.",
+    )
+    group_by_length: bool = Field(
+        default=False, description="Batch conversations of similar length together (less padding when batch_size > 1)."
+    )
     bf16: bool | Literal["auto"] = Field(default="auto", description="bf16 mixed precision; auto = on a GPU that has it.")
     resume: bool = Field(default=True, description="Resume from the run directory's last checkpoint if any.")
     merge: bool = Field(default=True, description="Merge LoRA adapters into the base and save it (merged/).")

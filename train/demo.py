@@ -1,14 +1,17 @@
 """The offline demo model: a ~4M-parameter Qwen3 trained from scratch on CPU on the S1 traces.
 
-    resto model demo [--minutes 20] [--out DIR]
+    resto model demo [--minutes 20] [--out DIR] [--batch-size 4 --lr 2.5e-3 --augment 3]
 
-Builds the tiny architecture and a BPE tokenizer trained on SGD text (`agent.tiny`), then trains
-every weight (`train.finetune`, method `full`) on the 327 S1 conversations for a time budget: a
-short calibration reports this machine's tokens/second;
-the learning rate follows a cosine over wall-clock time and training stops at `--minutes`. The
-model lands in `settings.demo_model_dir` (`<RESTO_HOME>/models/demo`), where `resto chat` finds it
-when no hub model is available. Interrupted? Run the same command again: it resumes from the last
-checkpoint in `<RESTO_HOME>/runs/demo` (with a fresh time budget).
+Builds the tiny architecture and a BPE tokenizer (`agent.tiny`) trained on SGD text and on the S1
+conversations rendered as the model reads them, then trains every weight (`train.finetune`, method
+`full`) for a time budget on the 327 S1 conversations plus `--augment` entity-swapped copies of each
+(`train.augment`: other cities, cuisines and restaurant names, so the model learns to copy them from
+the context instead of memorising them). Batches of conversations run their shared system prompt
+once (`train.prefix_sharing`). A short calibration reports this machine's speed; the learning rate
+follows a cosine over wall-clock time and training stops at `--minutes`. The model lands in
+`settings.demo_model_dir` (`<RESTO_HOME>/models/demo`), where `resto chat` finds it when no hub model
+is available. Interrupted? Run the same command again: it resumes from the last checkpoint in
+`<RESTO_HOME>/runs/demo` (with a fresh time budget).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from agent.settings import Settings
-from agent.tiny import TinyConfig, build_tiny_model
+from agent.tiny import TinyConfig, build_tiny_model, rendered_corpus
+from train.augment import augment
 from train.config import FinetuneConfig
 from train.finetune import FinetuneResult, default_tools, finetune, last_checkpoint
 from train.sgd_traces import s1_traces
@@ -30,8 +34,14 @@ from train.sgd_traces import s1_traces
 class DemoConfig(BaseModel):
     minutes: float = Field(default=20.0, gt=0, description="Training time budget.")
     tiny: TinyConfig = Field(default_factory=TinyConfig, description="Architecture (default ~4M parameters).")
-    lr: float = 2e-3
-    grad_accumulation: int = 2
+    lr: float = 2.5e-3
+    batch_size: int = Field(
+        default=4, description="Conversations per step: the system prompt they share runs once (train.prefix_sharing)."
+    )
+    grad_accumulation: int = 1
+    augment_copies: int = Field(
+        default=3, ge=0, description="Entity-swapped copies of each conversation added to the data (train.augment)."
+    )
     warmup_steps: int = 20
     seed: int = 0
     max_steps: int | None = Field(default=None, description="Fixed step count instead of the time budget.")
@@ -76,24 +86,35 @@ def time_budget_callback(seconds: float, peak_lr: float, warmup_steps: int):
     return TimeBudget()
 
 
-def calibrate_tokens_per_second(model_dir: Path, examples, n: int = 3) -> float:
-    """Forward + backward + AdamW step on a few conversations; tokens per second after a warm-up."""
+def calibrate_conversations_per_second(model_dir: Path, examples, batch_size: int, batches: int = 2) -> float:
+    """Forward + backward + AdamW step on a few batches the way training runs them (shared prefix);
+    conversations per second after a warm-up batch."""
     import torch
     from transformers import AutoModelForCausalLM
 
+    from train.prefix_sharing import PrefixSharingCollator, prefix_shared_loss
+
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     opt = torch.optim.AdamW(model.parameters(), 1e-4)
-    tokens, spent = 0, 0.0
-    for i, ex in enumerate(examples[: n + 1]):
+    collate = PrefixSharingCollator(0)
+    # training groups conversations by length: time batches of similar, median-length ones
+    ranked = sorted(examples, key=lambda ex: len(ex.input_ids))
+    start = max(0, len(ranked) // 2 - (batches + 1) * batch_size // 2)
+    ranked = ranked[start:]
+    done, spent = 0, 0.0
+    for i in range(batches + 1):
+        chunk = ranked[i * batch_size : (i + 1) * batch_size]
+        batch = collate([{"input_ids": ex.input_ids, "labels": ex.labels} for ex in chunk])
         t = time.time()
-        out = model(input_ids=torch.tensor([ex.input_ids]), labels=torch.tensor([ex.labels]))
-        out.loss.backward()
+        prefix = int(batch.pop("shared_prefix"))
+        loss = prefix_shared_loss(model, batch, prefix) if prefix else model(**batch).loss
+        loss.backward()
         opt.step()
         opt.zero_grad()
-        if i:  # the first step pays one-off costs
-            tokens += len(ex.input_ids)
+        if i:  # the first batch pays one-off costs
+            done += len(chunk)
             spent += time.time() - t
-    return tokens / max(spent, 1e-6)
+    return done / max(spent, 1e-6)
 
 
 def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConfig | None = None) -> FinetuneResult:
@@ -106,21 +127,24 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
     out_dir = Path(out_dir or settings.demo_model_dir)
     run_dir = settings.runs_dir / "demo"
     base_dir = run_dir / "base"
+    traces = s1_traces(settings.sgd_dir())
     if not (base_dir / "config.json").exists():  # reuse on resume: same tokenizer and init
         print("building the tiny model and its tokenizer …", flush=True)
-        build_tiny_model(base_dir, config.tiny, data_dir=data_dir)
-    traces = s1_traces(settings.sgd_dir())
+        texts = rendered_corpus([t.messages for t in traces], default_tools())
+        build_tiny_model(base_dir, config.tiny, texts=texts, data_dir=data_dir)
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    traces = augment(traces, config.augment_copies, seed=config.seed)
     examples, report = build_examples(tokenizer, traces, default_tools())
     steps = config.max_steps
+    per_step = config.batch_size * config.grad_accumulation
     callbacks = []
     if steps is None:
-        tps = calibrate_tokens_per_second(base_dir, examples)
-        epoch_s = report.tokens / tps
-        print(f"calibration: {tps:.0f} tokens/s, ~{epoch_s / 60:.1f} min per epoch; training for "
+        cps = calibrate_conversations_per_second(base_dir, examples, config.batch_size)
+        epoch_s = len(examples) / cps
+        print(f"calibration: {cps:.2f} conversations/s, ~{epoch_s / 60:.1f} min per epoch; training for "
               f"{config.minutes:g} min (learning rate scheduled by time)", flush=True)
-        # the time budget stops training; this bound (≈1.5× the calibrated estimate) sizes the progress bar
-        steps = max(20, int(1.5 * config.minutes * 60 / epoch_s * len(examples) / config.grad_accumulation))
+        # the time budget stops training; this bound (≈2× the calibrated estimate) sizes the progress bar
+        steps = max(20, int(2 * config.minutes * 60 / epoch_s * len(examples) / per_step))
         resume = last_checkpoint(run_dir)
         if resume:  # a resumed run continues counting from the checkpoint's step
             steps += int(resume.rsplit("-", 1)[1])
@@ -133,8 +157,9 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
         lr_scheduler="cosine" if not callbacks else "constant",
         weight_decay=0.01,
         max_steps=steps,
-        batch_size=1,
+        batch_size=config.batch_size,
         grad_accumulation=config.grad_accumulation,
+        group_by_length=config.batch_size > 1,
         max_length=config.tiny.max_positions,
         seed=config.seed,
         save_steps=25,

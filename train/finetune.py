@@ -33,6 +33,7 @@ from agent.render import RenderConfig
 from agent.trace_io import Trace
 from train.config import FinetuneConfig
 from train.dataset import PadCollator, TokenizedDataset, build_examples, preflight
+from train.prefix_sharing import PrefixSharingCollator, prefix_sharing_trainer_class
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "finetune", "load_model", "default_tools"]
 
@@ -137,6 +138,7 @@ def _training_args(config: FinetuneConfig, run_dir: Path, has_eval: bool, **over
         data_seed=config.seed,
         bf16=_use_bf16(config),
         use_cpu=not _cuda(),
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         activation_checkpointing=config.gradient_checkpointing,
         activation_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
         report_to="none",
@@ -211,12 +213,16 @@ def finetune(
         print(f"training data: {report.summary()}")
 
     model = load_model(config)
-    trainer = Trainer(
+    trainer_class, collator = Trainer, PadCollator(tokenizer.pad_token_id)
+    if config.share_prefix and config.batch_size > 1:
+        trainer_class = prefix_sharing_trainer_class()
+        collator = PrefixSharingCollator(tokenizer.pad_token_id)
+    trainer = trainer_class(
         model=model,
         args=_training_args(config, run_dir, eval_ds is not None),
         train_dataset=TokenizedDataset(examples),
         eval_dataset=eval_ds,
-        data_collator=PadCollator(tokenizer.pad_token_id),
+        data_collator=collator,
         processing_class=tokenizer,
         callbacks=[MetricsLog(run_dir / "metrics.jsonl"), *(callbacks or [])],
     )

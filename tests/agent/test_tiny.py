@@ -51,3 +51,22 @@ def test_cli_model_tiny_rejects_bad_sizes(tmp_path, capsys):
     rc = main(["model", "tiny", "--out", str(tmp_path / "x"), "--hidden", "30", "--heads", "4"])
     assert rc == 2
     assert "multiple" in capsys.readouterr().err
+
+
+def test_a_tokenizer_trained_on_rendered_conversations_reads_the_prompt_in_fewer_tokens(tmp_path):
+    from agent.render import render_conversation
+    from agent.tiny import rendered_corpus
+    from agent.tools import tool_schemas
+    from tests.train.conftest import conversation
+
+    conversations = [conversation(city, "Thai", f"Place {i}") for i, city in enumerate(["Napa", "Davis"] * 4)]
+    texts = rendered_corpus(conversations, tool_schemas())
+    assert texts[0].startswith("<|im_start|>system\n") and '"name": "FindRestaurants"' in texts[0]
+    config = TinyConfig(vocab_size=2048, layers=1, hidden=32, heads=2, kv_heads=1)
+    plain = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "plain", config))
+    fitted = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "fitted", config, texts=texts))
+    full = render_conversation(fitted, conversations[0], tool_schemas())
+    assert full == texts[0]
+    plain_ids, fitted_ids = plain(full)["input_ids"], fitted(full)["input_ids"]
+    assert len(fitted_ids) < 0.8 * len(plain_ids), (len(fitted_ids), len(plain_ids))
+    assert fitted.decode(fitted_ids) == full

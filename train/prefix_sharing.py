@@ -1,0 +1,111 @@
+"""Shared-prefix batches: encode the tokens every conversation in a batch starts with once.
+
+Every training conversation starts with the same system prompt (task description + tool
+schemas): about half of a rendered S1 conversation. A plain batch of B conversations runs that
+prefix through the model B times. Here the batch's longest common token prefix runs once (batch
+size 1), its key/value cache is repeated B times, and only the B continuations run on top of it.
+Gradients flow back through the repeated cache into the single prefix pass, so the loss and the
+gradients are those of the plain batch (`tests/train/test_prefix_sharing.py` checks both) at a
+fraction of the compute. The LM head, too, runs only where a label is supervised (the assistant
+calls, ~16% of the tokens) instead of at every position.
+
+Used by `train.finetune` when `FinetuneConfig.share_prefix` is on (the default). It falls back to
+the plain forward when the batch has one row, when the prefix is too short to be worth it, or under
+gradient checkpointing (which cannot keep a KV cache).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.render import IGNORE_INDEX
+from train.dataset import PadCollator
+
+MIN_SHARED_PREFIX = 16  # below this the extra pass costs more than it saves
+
+
+def shared_prefix_length(rows: list[list[int]], labels: list[list[int]]) -> int:
+    """Length of the prefix all rows share that may run once: the rows' common token prefix, cut
+    so that every supervised token is predicted from a position after it (a supervised label at
+    index s is predicted by the hidden state at s - 1, which must be in the continuation)."""
+    if not rows:
+        return 0
+    common = min(len(r) for r in rows)
+    first = rows[0]
+    for row in rows[1:]:
+        k = 0
+        while k < common and row[k] == first[k]:
+            k += 1
+        common = k
+    for lab in labels:
+        supervised = next((i for i, x in enumerate(lab) if x != IGNORE_INDEX), len(lab))
+        common = min(common, supervised - 1)
+    # the continuation must keep at least one token per row
+    common = min(common, min(len(r) for r in rows) - 1)
+    return max(common, 0)
+
+
+class PrefixSharingCollator(PadCollator):
+    """PadCollator that also tells the trainer how many leading tokens the batch shares."""
+
+    def __call__(self, batch: list[dict[str, list[int]]]) -> dict[str, Any]:
+        import torch
+
+        out = super().__call__(batch)
+        prefix = shared_prefix_length([b["input_ids"] for b in batch], [b["labels"] for b in batch])
+        out["shared_prefix"] = torch.tensor(prefix if len(batch) > 1 else 0)
+        return out
+
+
+def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_items: Any = None):
+    """Causal-LM loss of a right-padded batch whose first `prefix` tokens are the same in every row.
+
+    Returns the summed token loss divided by `num_items` (the supervised tokens of the whole
+    accumulated batch, as the Trainer counts them) or by this batch's supervised tokens."""
+    import torch
+    from transformers import DynamicCache
+
+    ids, labels, mask = inputs["input_ids"], inputs["labels"], inputs["attention_mask"]
+    rows = ids.shape[0]
+    decoder = model.get_decoder()
+    head = model.get_output_embeddings()
+    cache = DynamicCache(config=model.config)
+    decoder(input_ids=ids[:1, :prefix], cache=cache, use_cache=True)
+    cache.batch_repeat_interleave(rows)
+    out = decoder(
+        input_ids=ids[:, prefix:],
+        attention_mask=mask,  # covers prefix + continuation
+        cache=cache,
+        use_cache=True,
+    )
+    hidden = out.last_hidden_state  # [rows, T - prefix, H]; position j predicts token prefix + j + 1
+    targets = labels[:, prefix + 1 :]
+    hidden = hidden[:, : targets.shape[1]]
+    keep = targets != IGNORE_INDEX
+    logits = head(hidden[keep]).float()
+    loss = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="sum")
+    denom = num_items if num_items is not None else keep.sum().clamp(min=1)
+    if isinstance(denom, torch.Tensor):
+        denom = denom.to(loss.device)
+    return loss / denom
+
+
+def prefix_sharing_trainer_class():
+    """A `transformers.Trainer` subclass whose training loss uses `prefix_shared_loss`."""
+    from transformers import Trainer
+
+    class PrefixSharingTrainer(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            prefix = int(inputs.pop("shared_prefix", 0))
+            checkpointing = getattr(self.accelerator.unwrap_model(model), "is_activation_checkpointing", False)
+            # DDP/FSDP synchronise gradients inside the wrapped module's forward, which this path bypasses
+            distributed = self.accelerator.num_processes > 1
+            if return_outputs or not model.training or prefix < MIN_SHARED_PREFIX or checkpointing or distributed:
+                self.loss_is_scaled_for_ga = None  # the Trainer's own rule for its own loss
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            loss = prefix_shared_loss(self.accelerator.unwrap_model(model), inputs, prefix, num_items_in_batch)
+            # normalised by the accumulated batch's token count: already scaled for accumulation
+            self.loss_is_scaled_for_ga = num_items_in_batch is not None
+            return loss
+
+    return PrefixSharingTrainer
