@@ -4,6 +4,8 @@ session log on it, and a helper that builds the app around a policy."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -54,3 +56,23 @@ async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
 def anyio_backend():
     """Async tests run on asyncio through anyio's pytest plugin (`pytestmark = pytest.mark.anyio`)."""
     return "asyncio"
+
+
+@contextmanager
+def streamed_texts() -> Iterator[list[str]]:
+    """The text of the reply being streamed, recorded after every agent event the chat handles."""
+    from tui.screens.chat import ChatScreen
+
+    seen: list[str] = []
+    original = ChatScreen.on_agent_event
+
+    def spy(screen, message):
+        original(screen, message)
+        if screen._streaming is not None:
+            seen.append(screen._streaming.text)
+
+    ChatScreen.on_agent_event = spy
+    try:
+        yield seen
+    finally:
+        ChatScreen.on_agent_event = original

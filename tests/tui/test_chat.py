@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import DataTable, Input
 
 from agent.conversation import ToolCall
-from tests.tui.conftest import wait_for
+from tests.tui.conftest import streamed_texts, wait_for
 from tests.tui.fakes import ScriptPolicy
 from tui.screens.chat import ChatScreen
 from tui.screens.confirm import ConfirmBooking
@@ -68,23 +68,12 @@ async def test_request_shows_tool_card_results_table_and_streamed_reply(make_app
 
 
 async def test_reply_streams_token_by_token(make_app):
-    seen: list[str] = []
     policy = ScriptPolicy([say("one two three four five six")], chunk=3)
     app = make_app(policy)
     async with app.run_test(size=(100, 30)) as pilot:
-        original = ChatScreen.on_agent_event
-
-        def spy(screen, message):
-            original(screen, message)
-            if screen._streaming is not None:
-                seen.append(screen._streaming.text)
-
-        ChatScreen.on_agent_event = spy
-        try:
+        with streamed_texts() as seen:
             await type_and_send(pilot, "hi")
             await until_idle(pilot)
-        finally:
-            ChatScreen.on_agent_event = original
     assert "one" in seen and seen[-1] == "one two three four five six"  # grew piece by piece
 
 

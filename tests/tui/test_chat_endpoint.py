@@ -10,8 +10,7 @@ from textual.widgets import Input
 from agent.llm_client import ChatClient, EndpointConfig
 from agent.policies.openai import OpenAIPolicy
 from tests.support.scripted_server import ScriptedServer, completion
-from tests.tui.conftest import wait_for
-from tui.screens.chat import ChatScreen
+from tests.tui.conftest import streamed_texts, wait_for
 from tui.widgets.message import MessageBubble
 from tui.widgets.panels import StatsPanel
 from tui.widgets.tool_card import ToolCallCard
@@ -44,23 +43,12 @@ async def send(pilot, text: str) -> None:
 
 
 async def test_a_streamed_endpoint_reply_grows_in_the_chat(make_app, session_log):
-    seen: list[str] = []
     with ScriptedServer(script, chunk_delay=0.01) as server:
         app = make_app(endpoint_policy(server))
         async with app.run_test(size=(120, 40)) as pilot:
-            original = ChatScreen.on_agent_event
-
-            def spy(screen, message):
-                original(screen, message)
-                if screen._streaming is not None:
-                    seen.append(screen._streaming.text)
-
-            ChatScreen.on_agent_event = spy
-            try:
+            with streamed_texts() as seen:
                 await send(pilot, "Thai food in San Jose")
                 await wait_for(pilot, lambda: not app.screen.busy and bubbles(app, "assistant"), timeout=20)
-            finally:
-                ChatScreen.on_agent_event = original
             assert all(r.get("stream") for r in server.requests) and len(server.requests) == 2
             card = app.screen.query_one(ToolCallCard)
             assert card.call.name == "FindRestaurants" and card.results[0]["restaurant_name"] == "Thai Orchid"
