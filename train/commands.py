@@ -5,7 +5,7 @@
     resto traces scenario s1|s2|s3|s4|s5 [--seed N] [--n N] --out DIR
     resto traces stats FILE [--reference CLEAN_FILE] [--strict]
     resto train direct CONFIG.yaml
-    resto model demo [--minutes 20] [--out DIR] [--batch-size 4 --lr 2.5e-3 --layers 4 --hidden 256]
+    resto model demo [--minutes 20] [--out DIR] [--batch-size 2 --lr 2e-3 --augment 0 --layers 4 --hidden 256]
 """
 
 from __future__ import annotations
@@ -66,10 +66,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--minutes", type=float, default=20.0, help="training time budget (default 20)")
     p.add_argument("--out", type=Path, help="output directory (default: RESTO_HOME/models/demo)")
     p.add_argument("--steps", type=int, help="fixed number of optimizer steps instead of the time budget")
-    p.add_argument("--batch-size", type=int, help="conversations per step (default 4)")
-    p.add_argument("--lr", type=float, help="peak learning rate (default 2.5e-3)")
+    p.add_argument("--batch-size", type=int, help="conversations per step (default 2)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 2e-3)")
     p.add_argument("--augment", type=int, dest="augment_copies",
-                   help="entity-swapped copies of each conversation (default 3; 0 = the S1 traces only)")
+                   help="entity-swapped copies of each conversation (default 0: the S1 traces only)")
     p.add_argument("--layers", type=int, help="decoder layers of a fresh model (default 4)")
     p.add_argument("--hidden", type=int, help="hidden size of a fresh model (default 256)")
     p.set_defaults(func=cmd_demo)

@@ -41,3 +41,17 @@ def test_model_demo_command_writes_a_loadable_model(data_dir, tmp_path):
     AutoTokenizer.from_pretrained(out)
     AutoModelForCausalLM.from_pretrained(out)
     assert (out / "demo.json").exists()
+
+
+def test_calibration_times_shared_prefix_batches(tiny_model_dir, small_traces):
+    from transformers import AutoTokenizer
+
+    from agent.render import RenderConfig
+    from train.dataset import build_examples
+    from train.demo import calibrate_conversations_per_second
+    from train.finetune import default_tools
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    examples, _ = build_examples(tok, small_traces * 2, default_tools(), RenderConfig())
+    rate = calibrate_conversations_per_second(tiny_model_dir, examples, batch_size=2, batches=2)
+    assert 0 < rate < 10_000
