@@ -1,5 +1,7 @@
-"""Shared fixtures. Tests that need the SGD / benchmark data are marked `data` and skipped when
-RESTO_DATA_DIR is not set (CI and `make test` set it to ../shared/data when it exists)."""
+"""Shared fixtures. Tests that need the SGD / benchmark data get them from RESTO_DATA_DIR, or from
+`../shared/data` beside the repository (what CI and `make test` use). Without either they fail with
+one message saying how to get the data: a data test never passes silently by skipping. Every test
+that uses the `data_dir` fixture is marked `data`, so `pytest -m "not data"` runs the rest."""
 
 from __future__ import annotations
 
@@ -8,13 +10,33 @@ from pathlib import Path
 
 import pytest
 
+SIBLING_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def find_data_dir() -> Path | None:
+    value = os.environ.get("RESTO_DATA_DIR")
+    for candidate in ([Path(value)] if value else []) + [SIBLING_DATA]:
+        if (candidate / "sgd").is_dir() and (candidate / "tft-benchmark").is_dir():
+            return candidate
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "data_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.data)
+
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    value = os.environ.get("RESTO_DATA_DIR")
-    if not value or not Path(value, "sgd").is_dir():
-        pytest.skip("RESTO_DATA_DIR is not set to a folder with sgd/ and tft-benchmark/")
-    return Path(value)
+    found = find_data_dir()
+    if found is None:
+        pytest.fail(
+            "this test needs the SGD and TFT-benchmark data: set RESTO_DATA_DIR to a folder with sgd/ and "
+            "tft-benchmark/ (`resto data download --out DIR` fetches them), or run `pytest -m \"not data\"`",
+            pytrace=False,
+        )
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -143,15 +143,17 @@ def cmd_direct(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.tiny import TinyConfig
     from train.demo import DemoConfig, train_demo
 
-    config = DemoConfig(minutes=args.minutes, max_steps=args.steps)
-    for name in ("batch_size", "lr", "augment_copies"):
-        if getattr(args, name) is not None:
-            setattr(config, name, getattr(args, name))
-    for name in ("layers", "hidden"):
-        if getattr(args, name) is not None:
-            setattr(config.tiny, name, getattr(args, name))
+    def given(*names: str) -> dict:
+        return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+    try:  # validated like a config file: a bad flag value is one clear error
+        config = DemoConfig(minutes=args.minutes, max_steps=args.steps, tiny=TinyConfig(**given("layers", "hidden")),
+                            **given("batch_size", "lr", "augment_copies"))
+    except ValueError as exc:
+        raise UserError(f"resto model demo: {exc}") from None
     result = train_demo(settings, args.out, config)
     print(f"demo model ready: {result.output_dir} (resto chat uses it when no hub model is available)")
     return 0

@@ -6,10 +6,10 @@ Builds the tiny architecture and a BPE tokenizer (`agent.tiny`) trained on SGD t
 conversations rendered as the model reads them, then trains every weight (`train.finetune`, method
 `full`) for a time budget on the 327 S1 conversations (optionally plus `--augment N` entity-swapped
 copies of each, `train.augment`: other cities, cuisines and restaurant names). Batches of
-conversations run their shared system prompt once (`train.prefix_sharing`). A short calibration reports this machine's speed; the learning rate
-follows a cosine over wall-clock time and training stops at `--minutes`. The model lands in
-`settings.demo_model_dir` (`<RESTO_HOME>/models/demo`), where `resto chat` finds it when no hub model
-is available. Interrupted? Run the same command again: it resumes from the last checkpoint in
+conversations run their shared system prompt once (`train.prefix_sharing`). A short calibration
+reports this machine's speed; the learning rate follows a cosine over wall-clock time and training
+stops at `--minutes`. The model lands in `settings.demo_model_dir` (`<RESTO_HOME>/models/demo`),
+where `resto chat` finds it when no hub model is available. Interrupted? Run the same command again: it resumes from the last checkpoint in
 `<RESTO_HOME>/runs/demo` (with a fresh time budget).
 """
 
@@ -33,11 +33,11 @@ from train.sgd_traces import s1_traces
 class DemoConfig(BaseModel):
     minutes: float = Field(default=20.0, gt=0, description="Training time budget.")
     tiny: TinyConfig = Field(default_factory=TinyConfig, description="Architecture (default ~4M parameters).")
-    lr: float = 2e-3
+    lr: float = Field(default=2e-3, gt=0, description="Peak learning rate.")
     batch_size: int = Field(
-        default=2, description="Conversations per step: the system prompt they share runs once (train.prefix_sharing)."
+        default=2, ge=1, description="Conversations per step: the system prompt they share runs once (train.prefix_sharing)."
     )
-    grad_accumulation: int = 1
+    grad_accumulation: int = Field(default=1, ge=1)
     augment_copies: int = Field(
         default=0,
         ge=0,
@@ -94,7 +94,7 @@ def calibrate_conversations_per_second(model_dir: Path, examples, batch_size: in
     import torch
     from transformers import AutoModelForCausalLM
 
-    from train.prefix_sharing import PrefixSharingCollator, prefix_shared_loss
+    from train.prefix_sharing import MIN_SHARED_PREFIX, PrefixSharingCollator, prefix_shared_loss
 
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     opt = torch.optim.AdamW(model.parameters(), 1e-4)
@@ -109,7 +109,7 @@ def calibrate_conversations_per_second(model_dir: Path, examples, batch_size: in
         batch = collate([{"input_ids": ex.input_ids, "labels": ex.labels} for ex in chunk])
         t = time.time()
         prefix = int(batch.pop("shared_prefix"))
-        loss = prefix_shared_loss(model, batch, prefix) if prefix else model(**batch).loss
+        loss = prefix_shared_loss(model, batch, prefix) if prefix >= MIN_SHARED_PREFIX else model(**batch).loss
         loss.backward()
         opt.step()
         opt.zero_grad()
@@ -142,11 +142,10 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
     callbacks = []
     if steps is None:
         cps = calibrate_conversations_per_second(base_dir, examples, config.batch_size)
-        epoch_s = len(examples) / cps
-        print(f"calibration: {cps:.2f} conversations/s, ~{epoch_s / 60:.1f} min per epoch; training for "
-              f"{config.minutes:g} min (learning rate scheduled by time)", flush=True)
+        print(f"calibration: {cps:.2f} conversations/s, ~{len(examples) / cps / 60:.1f} min per epoch; "
+              f"training for {config.minutes:g} min (learning rate scheduled by time)", flush=True)
         # the time budget stops training; this bound (≈2× the calibrated estimate) sizes the progress bar
-        steps = max(20, int(2 * config.minutes * 60 / epoch_s * len(examples) / per_step))
+        steps = max(20, int(2 * config.minutes * 60 * cps / per_step))
         resume = last_checkpoint(run_dir)
         if resume:  # a resumed run continues counting from the checkpoint's step
             steps += int(resume.rsplit("-", 1)[1])

@@ -55,3 +55,13 @@ def test_calibration_times_shared_prefix_batches(tiny_model_dir, small_traces):
     examples, _ = build_examples(tok, small_traces * 2, default_tools(), RenderConfig())
     rate = calibrate_conversations_per_second(tiny_model_dir, examples, batch_size=2, batches=2)
     assert 0 < rate < 10_000
+
+
+@pytest.mark.parametrize("flags", [["--batch-size", "0"], ["--lr", "-1"], ["--augment", "-2"], ["--layers", "0"]])
+def test_bad_demo_flags_are_one_clear_error(flags, capsys, tmp_path):
+    from cli.main import main
+
+    assert main(["model", "demo", "--steps", "1", "--out", str(tmp_path / "x"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert "resto model demo:" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()
