@@ -130,9 +130,9 @@ def _chat_tokenizer(raw: Any, max_positions: int = 8192):
 
 def rendered_corpus(conversations: Iterable[list[dict]], tools: list[dict] | None) -> list[str]:
     """Conversations as the model will read them (system prompt, tool schemas, calls), for the BPE
-    corpus: merges learnt on this text cut a rendered S1 conversation from ~2,980 to ~1,940 tokens
-    at a 2,048 vocabulary (the system prompt alone from ~1,750 to ~940), so training and inference
-    process a third fewer tokens. Rendering is text only, so a throwaway tokenizer does it."""
+    corpus: merges learnt on this text cut a rendered S1 conversation from 2,980 to 1,943 tokens
+    at a 2,048 vocabulary (the system prompt alone from 1,752 to 941; bench/tokenizer_fit.py), so
+    training and inference process a third fewer tokens. Rendering is text only, so a throwaway tokenizer does it."""
     from agent.render import render_conversation
 
     scratch = _chat_tokenizer(train_tokenizer(BUILTIN_CORPUS, 300))

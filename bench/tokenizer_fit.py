@@ -1,0 +1,66 @@
+"""Tokens per conversation: a BPE tokenizer trained on SGD text vs. one also trained on the rendered
+conversations (what `resto model demo` builds, `agent.tiny.rendered_corpus`).
+
+    RESTO_DATA_DIR=../shared/data .venv/bin/python bench/tokenizer_fit.py [--vocab 2048]
+
+Same vocabulary size, same 327 S1 conversations rendered with the inference template and the tool
+schemas. Prints the system prompt's tokens, the mean tokens per conversation, the supervised
+(assistant-call) tokens, and the ratios, measured side by side in one run. Fewer tokens is less
+compute per training step and per generated call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--vocab", type=int, default=2048)
+    args = parser.parse_args()
+    data_dir = os.environ.get("RESTO_DATA_DIR")
+    if not data_dir or not Path(data_dir, "sgd").is_dir():
+        print("set RESTO_DATA_DIR to the folder with sgd/ and tft-benchmark/", file=sys.stderr)
+        return 2
+
+    from transformers import AutoTokenizer
+
+    from agent.render import render_conversation
+    from agent.tiny import TinyConfig, build_tiny_model, rendered_corpus
+    from train.dataset import build_examples
+    from train.finetune import default_tools
+    from train.sgd_traces import s1_traces
+
+    tools = default_tools()
+    traces = s1_traces(Path(data_dir) / "sgd")
+    texts = rendered_corpus([t.messages for t in traces], tools)
+    system = texts[0][: texts[0].index("<|im_start|>user")]
+    config = TinyConfig(vocab_size=args.vocab, layers=1, hidden=32, heads=2, kv_heads=1)
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in (("SGD text", []), ("SGD text + rendered", texts)):
+            tok = AutoTokenizer.from_pretrained(
+                build_tiny_model(Path(tmp) / name.replace(" ", "_"), config, texts=extra, data_dir=Path(data_dir))
+            )
+            assert render_conversation(tok, traces[0].messages, tools) == texts[0]
+            _, report = build_examples(tok, traces, tools)
+            rows[name] = (len(tok(system)["input_ids"]), report.tokens / report.examples, report.supervised_tokens)
+
+    print(f"{len(traces)} S1 conversations, vocabulary {args.vocab}")
+    print(f"{'tokenizer trained on':22} {'system prompt':>13} {'mean/conversation':>17} {'supervised':>10}")
+    for name, (sys_tokens, mean, supervised) in rows.items():
+        print(f"{name:22} {sys_tokens:13d} {mean:17.0f} {supervised:10d}")
+    (s0, m0, u0), (s1, m1, u1) = rows.values()
+    print(f"ratio: the fitted tokenizer reads a conversation in {m1 / m0:.2f}x the tokens "
+          f"(system prompt {s1 / s0:.2f}x, supervised {u1 / u0:.2f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
