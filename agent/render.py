@@ -40,6 +40,7 @@ instruction to answer with exactly one tool call.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -182,11 +183,23 @@ class MaskError(ValueError):
     """A training example whose loss mask is empty or covers tokens the model must not learn to write."""
 
 
-def render_training_example(
+@dataclass
+class TrainingTokens:
+    """A rendered conversation for training: ids, labels (-100 outside assistant outputs), and where
+    each token and each assistant output lie in the rendered `text` (for per-token loss weights)."""
+
+    input_ids: list[int]
+    labels: list[int]
+    text: str
+    offsets: list[tuple[int, int]]  # character span of each token in `text`
+    spans: list[tuple[int, int]]  # character span of each assistant output (call + <|im_end|>)
+
+
+def render_training_tokens(
     tokenizer: Any, messages: list[Message], tools: list[dict] | None, config: RenderConfig | None = None
-) -> tuple[list[int], list[int]]:
-    """(input_ids, labels) for the whole conversation: labels are -100 except on every assistant
-    turn's output (the tool call and its <|im_end|>), so one pass supervises all turns.
+) -> TrainingTokens:
+    """The whole conversation with every assistant turn's output (the tool call and its <|im_end|>)
+    labelled, so one pass supervises all turns.
 
     The supervised span of assistant message i is found in text: it starts where the generation
     prompt of messages[:i] ends and stops after the <|im_end|> of messages[:i+1]; the template's
@@ -212,14 +225,23 @@ def render_training_example(
         spans.append((len(prompt), end_marker + len("<|im_end|>")))
     enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
     input_ids = list(enc["input_ids"])
+    offsets = [tuple(o) for o in enc["offset_mapping"]]
     labels = [IGNORE_INDEX] * len(input_ids)
-    for k, (start, end) in enumerate(enc["offset_mapping"]):
+    for k, (start, end) in enumerate(offsets):
         if end <= start:
             continue
         if any(s <= start and end <= e for s, e in spans):
             labels[k] = input_ids[k]
     check_mask(tokenizer, input_ids, labels)
-    return input_ids, labels
+    return TrainingTokens(input_ids, labels, full, offsets, spans)
+
+
+def render_training_example(
+    tokenizer: Any, messages: list[Message], tools: list[dict] | None, config: RenderConfig | None = None
+) -> tuple[list[int], list[int]]:
+    """(input_ids, labels) of `render_training_tokens`."""
+    tokens = render_training_tokens(tokenizer, messages, tools, config)
+    return tokens.input_ids, tokens.labels
 
 
 def check_mask(tokenizer: Any, input_ids: list[int], labels: list[int]) -> None:

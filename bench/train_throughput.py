@@ -13,7 +13,10 @@ is set, else built-in ones), same supervised tokens (every assistant call once):
 - shared prefix vs plain (batch `--batch`, grouped by length): `train.prefix_sharing` runs the
   tokens a batch's conversations share (the system prompt and tool schemas) once, and the LM head
   only on supervised positions; the plain batch runs every row in full. Same loss and gradients.
-Prints seconds, tokens processed, supervised tokens/second and both ratios.
+- bf16 autocast vs fp32 (the shared-prefix batches): `FinetuneConfig(bf16=True)` on a CPU keeps
+  fp32 weights and runs matmuls in bf16 (fast on CPUs with AVX512-BF16/AMX, slow without; `resto
+  model demo` times both and keeps the faster).
+Prints seconds, tokens processed, supervised tokens/second and the ratios.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ def main() -> int:
     from train.config import FinetuneConfig
     from train.dataset import PadCollator, TokenizedDataset, build_examples, expand_per_turn
     from train.finetune import _training_args, default_tools
-    from train.prefix_sharing import PrefixSharingCollator, prefix_sharing_trainer_class
+    from train.prefix_sharing import PrefixSharingCollator
+    from train.trainer import conversation_trainer_class
 
     torch.set_num_threads(args.threads)
     data_dir = os.environ.get("RESTO_DATA_DIR")
@@ -69,17 +73,18 @@ def main() -> int:
         whole, report = build_examples(tokenizer, traces, default_tools())
         per_turn = expand_per_turn(whole)
         pad = tokenizer.pad_token_id
-        layouts = [  # name, examples, batch size, trainer class, collator
-            ("whole conversation", whole, 1, Trainer, PadCollator(pad)),
-            ("per-turn expanded", per_turn, 1, Trainer, PadCollator(pad)),
-            (f"batch {args.batch}, plain", whole, args.batch, Trainer, PadCollator(pad)),
-            (f"batch {args.batch}, shared prefix", whole, args.batch, prefix_sharing_trainer_class(),
-             PrefixSharingCollator(pad)),
+        shared = conversation_trainer_class()
+        layouts = [  # name, examples, batch size, trainer class, collator, bf16
+            ("whole conversation", whole, 1, Trainer, PadCollator(pad), False),
+            ("per-turn expanded", per_turn, 1, Trainer, PadCollator(pad), False),
+            (f"batch {args.batch}, plain", whole, args.batch, Trainer, PadCollator(pad), False),
+            (f"batch {args.batch}, shared prefix", whole, args.batch, shared, PrefixSharingCollator(pad), False),
+            (f"batch {args.batch}, shared, bf16", whole, args.batch, shared, PrefixSharingCollator(pad), True),
         ]
         results = {}
-        for name, examples, batch, trainer_class, collator in layouts:
+        for name, examples, batch, trainer_class, collator, bf16 in layouts:
             config = FinetuneConfig(model=str(model_dir), method="full", batch_size=batch, grad_accumulation=1,
-                                    epochs=1, progress=False, lr=1e-4, group_by_length=batch > 1)
+                                    epochs=1, progress=False, lr=1e-4, group_by_length=batch > 1, bf16=bf16)
             model = AutoModelForCausalLM.from_pretrained(model_dir)
             trainer = trainer_class(
                 model=model,
@@ -99,11 +104,12 @@ def main() -> int:
     print(f"{'layout':26} {'examples':>8} {'tokens':>9} {'supervised':>10} {'seconds':>8} {'sup.tok/s':>9}")
     for name, (seconds, tokens, supervised, n) in results.items():
         print(f"{name:26} {n:8d} {tokens:9d} {supervised:10d} {seconds:8.1f} {supervised / seconds:9.1f}")
-    (w, _, sw, _), (p, _, sp, _), (plain, *_), (shared, *_) = results.values()
+    (w, _, sw, _), (p, _, sp, _), (plain, *_), (shared, *_), (half, *_) = results.values()
     assert sw == sp, "both layouts must supervise the same tokens"
     print(f"ratio: whole-conversation training is {p / w:.2f}x faster per supervised token than per-turn")
     print(f"ratio: shared-prefix batches are {plain / shared:.2f}x faster than plain batches of {args.batch}")
     print(f"ratio: shared-prefix batches of {args.batch} are {w / shared:.2f}x faster than whole conversations one at a time")
+    print(f"ratio: bf16 autocast is {shared / half:.2f}x faster than fp32 (shared-prefix batches of {args.batch})")
     return 0
 
 

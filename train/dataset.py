@@ -15,14 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.render import IGNORE_INDEX, MaskError, RenderConfig, check_mask, render_training_example
+from agent.render import IGNORE_INDEX, MaskError, RenderConfig, check_mask, render_training_tokens
 from agent.trace_io import Trace
+from train.decision_tokens import loss_weights
 
 
 @dataclass
 class Example:
     input_ids: list[int]
     labels: list[int]
+    weights: list[float] | None = None  # per-token loss weights (train.decision_tokens); None = all 1
 
     @property
     def supervised(self) -> int:
@@ -50,21 +52,25 @@ def build_examples(
     tools: list[dict] | None,
     render: RenderConfig | None = None,
     max_length: int = 8192,
+    decision_weight: float = 1.0,
 ) -> tuple[list[Example], DatasetReport]:
-    """Tokenize whole conversations; raises MaskError naming the conversation on a bad mask."""
+    """Tokenize whole conversations; raises MaskError naming the conversation on a bad mask.
+    `decision_weight` != 1 adds per-token loss weights on function names and argument keys."""
     render = render or RenderConfig()
     report = DatasetReport()
     out: list[Example] = []
     for i, trace in enumerate(traces):
         try:
-            ids, labels = render_training_example(tokenizer, trace.messages, tools, render)
+            tokens = render_training_tokens(tokenizer, trace.messages, tools, render)
         except MaskError as exc:
             raise MaskError(f"conversation {i} (line {trace.meta.get('line', '?')}): {exc}") from None
+        ids = tokens.input_ids
         report.longest = max(report.longest, len(ids))
         if len(ids) > max_length:
             report.too_long.append(i)
             continue
-        ex = Example(ids, labels)
+        weights = loss_weights(tokens, decision_weight) if decision_weight != 1.0 else None
+        ex = Example(ids, tokens.labels, weights)
         out.append(ex)
         report.tokens += len(ids)
         report.supervised_tokens += ex.supervised
@@ -98,7 +104,7 @@ def expand_per_turn(examples: list[Example]) -> list[Example]:
         for s, e in spans:
             labels = [IGNORE_INDEX] * e
             labels[s:e] = ex.labels[s:e]
-            out.append(Example(ex.input_ids[:e], labels))
+            out.append(Example(ex.input_ids[:e], labels, ex.weights[:e] if ex.weights else None))
     return out
 
 
@@ -111,13 +117,17 @@ class TokenizedDataset:
     def __len__(self) -> int:
         return len(self.examples)
 
-    def __getitem__(self, i: int) -> dict[str, list[int]]:
+    def __getitem__(self, i: int) -> dict[str, list]:
         ex = self.examples[i]
-        return {"input_ids": ex.input_ids, "labels": ex.labels}
+        item: dict[str, list] = {"input_ids": ex.input_ids, "labels": ex.labels}
+        if ex.weights is not None:
+            item["loss_weights"] = ex.weights
+        return item
 
 
 class PadCollator:
-    """Right-pads a batch: input ids with the pad id, labels with -100, attention mask 0."""
+    """Right-pads a batch: input ids with the pad id, labels with -100, attention mask 0, and loss
+    weights (when the examples carry them) with 0."""
 
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
@@ -129,9 +139,16 @@ class PadCollator:
         ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
         labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
+        weighted = any("loss_weights" in b for b in batch)
+        weights = torch.zeros((len(batch), width)) if weighted else None
         for r, b in enumerate(batch):
             n = len(b["input_ids"])
             ids[r, :n] = torch.tensor(b["input_ids"])
             labels[r, :n] = torch.tensor(b["labels"])
             mask[r, :n] = 1
-        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+            if weights is not None:
+                weights[r, :n] = torch.tensor(b["loss_weights"]) if "loss_weights" in b else 1.0
+        out = {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        if weights is not None:
+            out["loss_weights"] = weights
+        return out

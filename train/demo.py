@@ -19,6 +19,7 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -28,6 +29,8 @@ from train.augment import augment
 from train.config import FinetuneConfig
 from train.finetune import FinetuneResult, default_tools, finetune, last_checkpoint
 from train.sgd_traces import s1_traces
+
+BF16_MIN_GAIN = 1.1  # below this, fp32's extra precision is worth more than the speed
 
 
 class DemoConfig(BaseModel):
@@ -44,7 +47,17 @@ class DemoConfig(BaseModel):
         description="Entity-swapped copies of each conversation added to the data (train.augment). Off by "
         "default: 3 copies in 20 minutes scored lower (the model sees each decision fewer times).",
     )
+    decision_weight: float = Field(
+        default=1.0,
+        gt=0,
+        description="Loss weight of the tokens that name the function and its argument keys (train.decision_tokens).",
+    )
     warmup_steps: int = 20
+    bf16: bool | Literal["auto"] = Field(
+        default="auto",
+        description="bf16 autocast (fp32 weights). auto: calibration times both precisions on this CPU and "
+        f"keeps bf16 when it is at least {BF16_MIN_GAIN}x faster (CPUs with AVX512-BF16/AMX; ~1.4x here).",
+    )
     seed: int = 0
     max_steps: int | None = Field(default=None, description="Fixed step count instead of the time budget.")
 
@@ -88,9 +101,13 @@ def time_budget_callback(seconds: float, peak_lr: float, warmup_steps: int):
     return TimeBudget()
 
 
-def calibrate_conversations_per_second(model_dir: Path, examples, batch_size: int, batches: int = 2) -> float:
-    """Forward + backward + AdamW step on a few batches the way training runs them (shared prefix);
-    conversations per second after a warm-up batch."""
+def calibrate_conversations_per_second(
+    model_dir: Path, examples, batch_size: int, batches: int = 2, bf16: bool = False
+) -> float:
+    """Forward + backward + AdamW step on a few batches the way training runs them (shared prefix,
+    bf16 autocast if asked); conversations per second after a warm-up batch."""
+    import contextlib
+
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -109,7 +126,8 @@ def calibrate_conversations_per_second(model_dir: Path, examples, batch_size: in
         batch = collate([{"input_ids": ex.input_ids, "labels": ex.labels} for ex in chunk])
         t = time.time()
         prefix = int(batch.pop("shared_prefix"))
-        loss = prefix_shared_loss(model, batch, prefix) if prefix >= MIN_SHARED_PREFIX else model(**batch).loss
+        with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
+            loss = prefix_shared_loss(model, batch, prefix) if prefix >= MIN_SHARED_PREFIX else model(**batch).loss
         loss.backward()
         opt.step()
         opt.zero_grad()
@@ -117,6 +135,17 @@ def calibrate_conversations_per_second(model_dir: Path, examples, batch_size: in
             done += len(chunk)
             spent += time.time() - t
     return done / max(spent, 1e-6)
+
+
+def choose_precision(model_dir: Path, examples, batch_size: int, bf16: bool | str = "auto") -> tuple[bool, float]:
+    """(use bf16, conversations/s): the forced choice, or under "auto" both timed side by side, bf16
+    kept only when it is BF16_MIN_GAIN times faster (without bf16 instructions it is far slower)."""
+    if bf16 != "auto":
+        return bool(bf16), calibrate_conversations_per_second(model_dir, examples, batch_size, bf16=bool(bf16))
+    fp32 = calibrate_conversations_per_second(model_dir, examples, batch_size, bf16=False)
+    half = calibrate_conversations_per_second(model_dir, examples, batch_size, bf16=True)
+    print(f"calibration: fp32 {fp32:.2f}, bf16 autocast {half:.2f} conversations/s", flush=True)
+    return (True, half) if half >= BF16_MIN_GAIN * fp32 else (False, fp32)
 
 
 def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConfig | None = None) -> FinetuneResult:
@@ -140,9 +169,11 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
     steps = config.max_steps
     per_step = config.batch_size * config.grad_accumulation
     callbacks = []
+    bf16 = config.bf16 is True
     if steps is None:
-        cps = calibrate_conversations_per_second(base_dir, examples, config.batch_size)
-        print(f"calibration: {cps:.2f} conversations/s, ~{len(examples) / cps / 60:.1f} min per epoch; "
+        bf16, cps = choose_precision(base_dir, examples, config.batch_size, config.bf16)
+        print(f"calibration: {cps:.2f} conversations/s ({'bf16 autocast' if bf16 else 'fp32'}), "
+              f"~{len(examples) / cps / 60:.1f} min per epoch; "
               f"training for {config.minutes:g} min (learning rate scheduled by time)", flush=True)
         # the time budget stops training; this bound (≈2× the calibrated estimate) sizes the progress bar
         steps = max(20, int(2 * config.minutes * 60 * cps / per_step))
@@ -165,6 +196,8 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
         seed=config.seed,
         save_steps=25,
         logging_steps=5,
+        bf16=bf16,
+        decision_weight=config.decision_weight,
     )
     result = finetune(ft, traces, run_dir, callbacks=callbacks)
     tmp = out_dir.with_name(out_dir.name + ".tmp")

@@ -16,7 +16,10 @@ What a run does, in `run_dir`:
 - `metrics.json` — the summary returned as `FinetuneResult.metrics`.
 
 Methods: `lora` on all linear layers (default), `qlora` (4-bit NF4 base via bitsandbytes, needs CUDA),
-`full` (tiny models trained from scratch). bf16 is used automatically on GPUs that support it.
+`full` (tiny models trained from scratch). bf16 is used automatically on GPUs that support it, and on
+a CPU with `bf16: true` (autocast; trained weights stay fp32). Batches that share their system prompt
+run it once (`share_prefix`), and `decision_weight` weighs the function-name and argument-key tokens
+in the loss; both are `train.trainer.ConversationTrainer`, a `compute_loss` override.
 Multi-GPU: run the same command under `accelerate launch -m cli.main train direct CONFIG` (DDP, or
 FSDP via an accelerate config) — the Trainer picks the launcher's environment up with no code change.
 """
@@ -33,7 +36,8 @@ from agent.render import RenderConfig
 from agent.trace_io import Trace
 from train.config import FinetuneConfig
 from train.dataset import PadCollator, TokenizedDataset, build_examples, preflight
-from train.prefix_sharing import PrefixSharingCollator, prefix_sharing_trainer_class
+from train.prefix_sharing import PrefixSharingCollator
+from train.trainer import conversation_trainer_class
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "finetune", "load_model", "default_tools"]
 
@@ -65,12 +69,20 @@ def _use_bf16(config: FinetuneConfig) -> bool:
     return bool(config.bf16)
 
 
+def _weight_dtype(config: FinetuneConfig):
+    """bf16 for a frozen base (LoRA/QLoRA) under bf16; fp32 for weights that are trained (`full`):
+    the optimizer needs fp32 master weights, and bf16 then comes from autocast around the forward,
+    which is also how bf16 runs on a CPU (`bf16: true` with `use_cpu`)."""
+    import torch
+
+    return torch.bfloat16 if _use_bf16(config) and config.method != "full" else torch.float32
+
+
 def load_model(config: FinetuneConfig):
     """The model to train: plain (full), with LoRA adapters, or 4-bit + LoRA (qlora)."""
-    import torch
     from transformers import AutoModelForCausalLM
 
-    dtype = torch.bfloat16 if _use_bf16(config) else torch.float32
+    dtype = _weight_dtype(config)
     kwargs: dict[str, Any] = {"dtype": dtype}
     if config.method == "qlora":
         if not _cuda():
@@ -194,7 +206,7 @@ def finetune(
     tokenizer = AutoTokenizer.from_pretrained(config.tokenizer or config.model)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    examples, report = build_examples(tokenizer, train_traces, tools, render, config.max_length)
+    examples, report = build_examples(tokenizer, train_traces, tools, render, config.max_length, config.decision_weight)
     preflight(tokenizer, examples)  # fails the run on any bad mask, before loading the model
     eval_ds = None
     if eval_traces:
@@ -215,8 +227,10 @@ def finetune(
     model = load_model(config)
     trainer_class, collator = Trainer, PadCollator(tokenizer.pad_token_id)
     if config.share_prefix and config.batch_size > 1:
-        trainer_class = prefix_sharing_trainer_class()
+        trainer_class = conversation_trainer_class()
         collator = PrefixSharingCollator(tokenizer.pad_token_id)
+    elif config.decision_weight != 1.0:
+        trainer_class = conversation_trainer_class()
     trainer = trainer_class(
         model=model,
         args=_training_args(config, run_dir, eval_ds is not None),

@@ -9,9 +9,9 @@ gradients are those of the plain batch (`tests/train/test_prefix_sharing.py` che
 fraction of the compute. The LM head, too, runs only where a label is supervised (the assistant
 calls, ~16% of the tokens) instead of at every position.
 
-Used by `train.finetune` when `FinetuneConfig.share_prefix` is on (the default). It falls back to
-the plain forward when the batch has one row, when the prefix is too short to be worth it, or under
-gradient checkpointing (which cannot keep a KV cache).
+Used by `train.trainer.ConversationTrainer` when `FinetuneConfig.share_prefix` is on (the default).
+It falls back to the plain forward when the batch has one row, when the prefix is too short to be
+worth it, or under gradient checkpointing (which cannot keep a KV cache).
 """
 
 from __future__ import annotations
@@ -60,8 +60,9 @@ class PrefixSharingCollator(PadCollator):
 def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_items: Any = None):
     """Causal-LM loss of a right-padded batch whose first `prefix` tokens are the same in every row.
 
-    Returns the summed token loss divided by `num_items` (the supervised tokens of the whole
-    accumulated batch, as the Trainer counts them) or by this batch's supervised tokens."""
+    Returns the summed token loss (each token times its `loss_weights` entry when the batch has
+    them) divided by `num_items` (the supervised tokens of the whole accumulated batch, as the
+    Trainer counts them) or by this batch's supervised tokens."""
     import torch
     from transformers import DynamicCache
 
@@ -83,29 +84,13 @@ def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_item
     hidden = hidden[:, : targets.shape[1]]
     keep = targets != IGNORE_INDEX
     logits = head(hidden[keep]).float()
-    loss = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="sum")
+    weights = inputs.get("loss_weights")
+    if weights is None:
+        loss = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="sum")
+    else:
+        per_token = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="none")
+        loss = (per_token * weights[:, prefix + 1 :][keep].to(per_token.dtype)).sum()
     denom = num_items if num_items is not None else keep.sum().clamp(min=1)
     if isinstance(denom, torch.Tensor):
         denom = denom.to(loss.device)
     return loss / denom
-
-
-def prefix_sharing_trainer_class():
-    """A `transformers.Trainer` subclass whose training loss uses `prefix_shared_loss`."""
-    from transformers import Trainer
-
-    class PrefixSharingTrainer(Trainer):
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            prefix = int(inputs.pop("shared_prefix", 0))
-            checkpointing = getattr(self.accelerator.unwrap_model(model), "is_activation_checkpointing", False)
-            # DDP/FSDP synchronise gradients inside the wrapped module's forward, which this path bypasses
-            distributed = self.accelerator.num_processes > 1
-            if return_outputs or not model.training or prefix < MIN_SHARED_PREFIX or checkpointing or distributed:
-                self.loss_is_scaled_for_ga = None  # the Trainer's own rule for its own loss
-                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-            loss = prefix_shared_loss(self.accelerator.unwrap_model(model), inputs, prefix, num_items_in_batch)
-            # normalised by the accumulated batch's token count: already scaled for accumulation
-            self.loss_is_scaled_for_ga = num_items_in_batch is not None
-            return loss
-
-    return PrefixSharingTrainer

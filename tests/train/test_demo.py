@@ -57,7 +57,9 @@ def test_calibration_times_shared_prefix_batches(tiny_model_dir, small_traces):
     assert 0 < rate < 10_000
 
 
-@pytest.mark.parametrize("flags", [["--batch-size", "0"], ["--lr", "-1"], ["--augment", "-2"], ["--layers", "0"]])
+@pytest.mark.parametrize(
+    "flags", [["--batch-size", "0"], ["--lr", "-1"], ["--augment", "-2"], ["--layers", "0"], ["--decision-weight", "0"]]
+)
 def test_bad_demo_flags_are_one_clear_error(flags, capsys, tmp_path):
     from cli.main import main
 
@@ -65,3 +67,36 @@ def test_bad_demo_flags_are_one_clear_error(flags, capsys, tmp_path):
     err = capsys.readouterr().err
     assert "resto model demo:" in err and "Traceback" not in err
     assert not (tmp_path / "x").exists()
+
+
+def test_precision_is_chosen_by_timing_both_unless_forced(monkeypatch, capsys):
+    import train.demo as demo
+
+    rates = {False: 2.0, True: 3.0}
+    calls = []
+
+    def fake(model_dir, examples, batch_size, batches=2, bf16=False):
+        calls.append(bf16)
+        return rates[bf16]
+
+    monkeypatch.setattr(demo, "calibrate_conversations_per_second", fake)
+    assert demo.choose_precision("m", [], 2, "auto") == (True, 3.0)
+    assert calls == [False, True] and "fp32 2.00, bf16 autocast 3.00" in capsys.readouterr().out
+    rates[True] = 2.1  # under BF16_MIN_GAIN: not worth the lower precision
+    assert demo.choose_precision("m", [], 2, "auto") == (False, 2.0)
+    calls.clear()
+    assert demo.choose_precision("m", [], 2, False) == (False, 2.0) and calls == [False]
+    assert demo.choose_precision("m", [], 2, True) == (True, 2.1) and calls == [False, True]
+
+
+def test_calibration_runs_under_bf16_autocast(tiny_model_dir, small_traces):
+    from transformers import AutoTokenizer
+
+    from agent.render import RenderConfig
+    from train.dataset import build_examples
+    from train.demo import calibrate_conversations_per_second
+    from train.finetune import default_tools
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    examples, _ = build_examples(tok, small_traces * 2, default_tools(), RenderConfig())
+    assert 0 < calibrate_conversations_per_second(tiny_model_dir, examples, batch_size=2, batches=1, bf16=True)

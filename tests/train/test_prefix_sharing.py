@@ -79,7 +79,7 @@ def test_same_for_lora_adapters(tiny_model_dir, batch):
 def test_a_training_run_with_shared_prefixes_matches_a_plain_one(tiny_model_dir, small_traces, tmp_path, monkeypatch):
     import json
 
-    import train.prefix_sharing as ps
+    import train.trainer as ps
 
     used = []
     real = ps.prefix_shared_loss

@@ -1,0 +1,72 @@
+"""The Trainer that trains on whole conversations: shared-prefix batches and per-token loss weights.
+
+`train.finetune` uses `conversation_trainer_class()` instead of the plain `transformers.Trainer`
+when a batch can share its prefix (`train.prefix_sharing`) or when the examples carry loss weights
+(`train.decision_tokens`). It only overrides `compute_loss`, so checkpoints, exact resume,
+accumulation, schedulers and `accelerate launch` stay the Trainer's own.
+
+Which loss runs:
+- shared prefix (batch of several rows, prefix ≥ MIN_SHARED_PREFIX, training, one process, no
+  activation checkpointing): `prefix_shared_loss`, weighted when the batch has `loss_weights`;
+- otherwise, with `loss_weights`: the model's forward for logits, then the weighted token loss;
+- otherwise: the Trainer's own loss.
+Every path divides by the supervised tokens of the accumulated batch, as the Trainer does, so the
+logged loss of a weighted run is the weighted loss per supervised token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.render import IGNORE_INDEX
+from train.prefix_sharing import MIN_SHARED_PREFIX, prefix_shared_loss
+
+
+def weighted_loss(model: Any, inputs: dict[str, Any], num_items: Any = None):
+    """Causal-LM loss with per-token weights through the model's own forward (any wrapper)."""
+    import torch
+
+    weights = inputs["loss_weights"]
+    labels = inputs["labels"]
+    logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
+    targets, w = labels[:, 1:], weights[:, 1:]
+    keep = targets != IGNORE_INDEX
+    per_token = torch.nn.functional.cross_entropy(logits[:, :-1][keep].float(), targets[keep], reduction="none")
+    loss = (per_token * w[keep].to(per_token.dtype)).sum()
+    denom = num_items if num_items is not None else keep.sum().clamp(min=1)
+    if isinstance(denom, torch.Tensor):
+        denom = denom.to(loss.device)
+    return loss / denom
+
+
+def conversation_trainer_class():
+    """A `transformers.Trainer` subclass with the shared-prefix and weighted losses."""
+    from transformers import Trainer
+
+    class ConversationTrainer(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            prefix = int(inputs.pop("shared_prefix", 0))
+            weights = inputs.pop("loss_weights", None)
+            checkpointing = getattr(self.accelerator.unwrap_model(model), "is_activation_checkpointing", False)
+            # DDP/FSDP synchronise gradients inside the wrapped module's forward, which this path bypasses
+            distributed = self.accelerator.num_processes > 1
+            if return_outputs or not model.training:
+                # evaluation: the Trainer's own (unweighted) loss and outputs
+                self.loss_is_scaled_for_ga = None
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            if weights is not None:
+                inputs = {**inputs, "loss_weights": weights}
+            if prefix >= MIN_SHARED_PREFIX and not checkpointing and not distributed:
+                # this path calls the decoder and head directly, past the autocast accelerate wraps around forward
+                with self.accelerator.autocast():
+                    loss = prefix_shared_loss(self.accelerator.unwrap_model(model), inputs, prefix, num_items_in_batch)
+            elif weights is not None:
+                loss = weighted_loss(model, inputs, num_items_in_batch)
+            else:
+                self.loss_is_scaled_for_ga = None  # the Trainer's own rule for its own loss
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            # normalised by the accumulated batch's token count: already scaled for accumulation
+            self.loss_is_scaled_for_ga = num_items_in_batch is not None
+            return loss
+
+    return ConversationTrainer
