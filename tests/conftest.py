@@ -1,7 +1,10 @@
 """Shared fixtures. Tests that need the SGD / benchmark data get them from RESTO_DATA_DIR, or from
 `../shared/data` beside the repository (what CI and `make test` use). Without either they fail with
 one message saying how to get the data: a data test never passes silently by skipping. Every test
-that uses the `data_dir` fixture is marked `data`, so `pytest -m "not data"` runs the rest."""
+that uses the `data_dir` fixture is marked `data`, so `pytest -m "not data"` runs the rest.
+
+Likewise `pg_url` (a fresh database on a throwaway PostgreSQL server, `tests/support/postgres.py`)
+marks its tests `postgres`; without the server binaries or psycopg they fail with how to get them."""
 
 from __future__ import annotations
 
@@ -23,8 +26,41 @@ def find_data_dir() -> Path | None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "data_dir" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "data_dir" in names:
             item.add_marker(pytest.mark.data)
+        if "pg_url" in names:
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(scope="session")
+def pg_socket():
+    """A PostgreSQL server for the whole test session (its Unix socket folder)."""
+    import importlib.util
+    import shutil
+    import tempfile
+
+    from tests.support.postgres import HOW_TO, find_pg_bin, postgres_server
+
+    if find_pg_bin() is None or importlib.util.find_spec("psycopg") is None:
+        pytest.fail(HOW_TO, pytrace=False)
+    root = Path(tempfile.mkdtemp(prefix="resto-pg-"))  # short: a socket path must fit in 107 bytes
+    try:
+        with postgres_server(root) as sock:
+            yield sock
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_socket, request) -> str:
+    """A fresh, empty database on the session's PostgreSQL server (a SQLAlchemy URL)."""
+    import re
+
+    from tests.support.postgres import create_database
+
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
+    return create_database(pg_socket, name)
 
 
 @pytest.fixture(scope="session")
