@@ -128,3 +128,25 @@ def test_sessions_screen(snap_compare, settings):
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_relabel_form(snap_compare, settings):
+    """The sessions screen's relabel form over the open session, after a refused save: the error
+    is shown inside the form and the typed value is still in its field."""
+    from tui.screens.relabel import RelabelCall
+    from tui.screens.sessions import TurnItem
+
+    app = RestoApp(settings, mode="sessions", log=FixedLog())
+
+    async def run_before(pilot):
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen.focused, TurnItem))
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RelabelCall)
+                       and pilot.app.screen.query("#arg-price_range"))
+        pilot.app.screen.query_one("#arg-price_range").value = "cheap"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#relabel-error").display)
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -1,8 +1,8 @@
 """The sessions screen: browse logged chats, mark turns good/bad, correct a call, export traces.
 
 Left: logged sessions (newest first), filtered by the search box. Right: the chosen session's
-messages; assistant calls are focusable: `g`/`b` mark them good/bad (`u` clears), `e` opens an
-editor for a corrected call (a human relabel, stored next to the original). `space` selects
+messages; assistant calls are focusable: `g`/`b` mark them good/bad (`u` clears), `e` opens a
+form for a corrected call (a human relabel, validated, stored next to the original). `space` selects
 sessions in the list, `x` exports the selection (or the open session) as benchmark traces.
 """
 
@@ -20,8 +20,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from agent.conversation import ToolCall, is_tool_call_message
-from agent.tools import CallValidationError, validate_call
 from tui.screens.prompt import AskText
+from tui.screens.relabel import RelabelCall
 
 
 class TurnItem(Static, can_focus=True):
@@ -148,23 +148,17 @@ class SessionsScreen(Screen):
             return
         current = item.relabel or item.call
         assert current is not None
-        value = json.dumps({"name": current.name, "arguments": current.arguments}, ensure_ascii=False)
 
-        def done(text: str | None) -> None:
-            if text is None:
-                return
-            try:
-                data = json.loads(text)
-                call = ToolCall(data["name"], validate_call(data["name"], data.get("arguments") or {}))
-            except (ValueError, KeyError, TypeError, CallValidationError) as exc:
-                self.app.notify(f"Not a valid call: {exc}", severity="error", markup=False)
+        # The form validates before it closes, so whatever comes back is a valid call (or None).
+        def done(call: ToolCall | None) -> None:
+            if call is None:
                 return
             self.sessions_log.relabel(item.message_id, call)
             item.relabel = call
             item.refresh_view()
             self.app.notify("Correction saved next to the original call.")
 
-        self.app.push_screen(AskText('Corrected call as JSON: {"name": …, "arguments": {…}}', value), done)
+        self.app.push_screen(RelabelCall(current), done)
 
     def action_toggle_select(self) -> None:
         table = self.query_one("#sessions-table", DataTable)
