@@ -5,7 +5,8 @@
     resto traces scenario s1|s2|s3|s4|s5 [--seed N] [--n N] --out DIR
     resto traces stats FILE [--reference CLEAN_FILE] [--strict]
     resto train direct CONFIG.yaml
-    resto model demo [--minutes 20] [--out DIR] [--batch-size 2 --lr 2e-3 --augment 0 --layers 4 --hidden 256 --bf16 auto]
+    resto model demo [--minutes 20] [--out DIR] [--batch-size 2 --lr 2e-3 --augment 0 --layers 4 --hidden 256 --bf16 auto
+                      --decision-weight 1 --seed 0]
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="entity-swapped copies of each conversation (default 0: the S1 traces only)")
     p.add_argument("--layers", type=int, help="decoder layers of a fresh model (default 4)")
     p.add_argument("--hidden", type=int, help="hidden size of a fresh model (default 256)")
+    p.add_argument("--sgd-segments", action="store_true", default=None, dest="sgd_segments",
+                   help="also train on the restaurant parts of SGD's multi-domain dialogues (515 more)")
+    p.add_argument("--seed", type=int, help="seed of the weight init and the data order (default 0)")
     p.add_argument("--decision-weight", type=float, dest="decision_weight",
                    help="loss weight of function-name and argument-key tokens (default 1)")
     p.add_argument("--bf16", choices=("auto", "on", "off"),
@@ -154,8 +158,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
     try:  # validated like a config file: a bad flag value is one clear error
-        config = DemoConfig(minutes=args.minutes, max_steps=args.steps, tiny=TinyConfig(**given("layers", "hidden")),
-                            **given("batch_size", "lr", "augment_copies", "decision_weight"),
+        config = DemoConfig(minutes=args.minutes, max_steps=args.steps, tiny=TinyConfig(**given("layers", "hidden", "seed")),
+                            **given("batch_size", "lr", "augment_copies", "decision_weight", "seed", "sgd_segments"),
                             **({"bf16": {"auto": "auto", "on": True, "off": False}[args.bf16]} if args.bf16 else {}))
     except ValueError as exc:
         raise UserError(f"resto model demo: {exc}") from None

@@ -1,13 +1,16 @@
 """The offline demo model: a ~4M-parameter Qwen3 trained from scratch on CPU on the S1 traces.
 
-    resto model demo [--minutes 20] [--out DIR] [--batch-size 2 --lr 2e-3 --augment 0]
+    resto model demo [--minutes 20] [--out DIR] [--batch-size 2 --lr 2e-3 --augment 0 --seed 0]
+                     [--decision-weight 1] [--bf16 auto|on|off] [--layers 4 --hidden 256]
 
 Builds the tiny architecture and a BPE tokenizer (`agent.tiny`) trained on SGD text and on the S1
 conversations rendered as the model reads them, then trains every weight (`train.finetune`, method
 `full`) for a time budget on the 327 S1 conversations (optionally plus `--augment N` entity-swapped
 copies of each, `train.augment`: other cities, cuisines and restaurant names). Batches of
 conversations run their shared system prompt once (`train.prefix_sharing`). A short calibration
-reports this machine's speed; the learning rate follows a cosine over wall-clock time and training
+times fp32 and bf16 autocast side by side and keeps the faster (bf16 where the CPU has AVX512-BF16
+or AMX); `--decision-weight W` weighs function-name and argument-key tokens W times in the loss
+(`train.decision_tokens`); the learning rate follows a cosine over wall-clock time and training
 stops at `--minutes`. The model lands in `settings.demo_model_dir` (`<RESTO_HOME>/models/demo`),
 where `resto chat` finds it when no hub model is available. Interrupted? Run the same command again: it resumes from the last checkpoint in
 `<RESTO_HOME>/runs/demo` (with a fresh time budget).
@@ -46,6 +49,11 @@ class DemoConfig(BaseModel):
         ge=0,
         description="Entity-swapped copies of each conversation added to the data (train.augment). Off by "
         "default: 3 copies in 20 minutes scored lower (the model sees each decision fewer times).",
+    )
+    sgd_segments: bool = Field(
+        default=False,
+        description="Add the restaurant parts of SGD's multi-domain train dialogues (515 conversations, "
+        "train.sgd_segments) to the 327 S1 traces.",
     )
     decision_weight: float = Field(
         default=1.0,
@@ -164,6 +172,12 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
         texts = rendered_corpus([t.messages for t in traces], default_tools())
         build_tiny_model(base_dir, config.tiny, texts=texts, data_dir=data_dir)
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    if config.sgd_segments:
+        from train.sgd_segments import restaurant_segments_traces
+
+        extra = restaurant_segments_traces(settings.sgd_dir())
+        print(f"adding {len(extra)} restaurant segments of multi-domain SGD dialogues", flush=True)
+        traces = traces + extra
     traces = augment(traces, config.augment_copies, seed=config.seed)
     examples, report = build_examples(tokenizer, traces, default_tools())
     steps = config.max_steps

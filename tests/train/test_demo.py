@@ -100,3 +100,24 @@ def test_calibration_runs_under_bf16_autocast(tiny_model_dir, small_traces):
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     examples, _ = build_examples(tok, small_traces * 2, default_tools(), RenderConfig())
     assert 0 < calibrate_conversations_per_second(tiny_model_dir, examples, batch_size=2, batches=1, bf16=True)
+
+
+def test_demo_flags_reach_the_config(monkeypatch, tmp_path):
+    import train.demo as demo
+    from cli.main import main
+
+    seen = {}
+
+    def fake(settings, out_dir, config):
+        seen["config"] = config
+        return demo.FinetuneResult(tmp_path, tmp_path, {})
+
+    monkeypatch.setattr(demo, "train_demo", fake)
+    args = ["model", "demo", "--sgd-segments", "--seed", "3", "--decision-weight", "5", "--bf16", "off"]
+    assert main(args) == 0
+    config = seen["config"]
+    assert config.sgd_segments and config.seed == 3 and config.tiny.seed == 3
+    assert config.decision_weight == 5.0 and config.bf16 is False
+    assert main(["model", "demo"]) == 0
+    config = seen["config"]
+    assert not config.sgd_segments and config.bf16 == "auto" and config.decision_weight == 1.0
