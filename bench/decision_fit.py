@@ -31,14 +31,17 @@ def turn_runs(mask: list[bool]) -> list[list[int]]:
     return runs
 
 
-def fit(model, tokenizer, traces) -> tuple[float, float, int]:
-    """(decision accuracy, loss per supervised token, turns) of the model on the traces."""
+def fit(model, tokenizer, traces) -> tuple[float, float, int, float]:
+    """(decision accuracy, loss per supervised token, turns, share of supervised tokens that
+    `train.decision_tokens` marks as decisions) of the model on the traces."""
     import torch
 
     from train.dataset import build_examples
     from train.finetune import default_tools
 
-    examples, _ = build_examples(tokenizer, traces, default_tools())
+    # any weight other than 1 makes build_examples mark the decision tokens
+    examples, _ = build_examples(tokenizer, traces, default_tools(), decision_weight=2.0)
+    marked = sum(w == 2.0 for ex in examples for w in ex.weights)
     right = turns = 0
     loss_sum, tokens = 0.0, 0
     for ex in examples:
@@ -60,7 +63,7 @@ def fit(model, tokenizer, traces) -> tuple[float, float, int]:
                     break
             turns += 1
             right += bool((predicted[run[:upto]] == targets[run[:upto]]).all())
-    return right / max(turns, 1), loss_sum / max(tokens, 1), turns
+    return right / max(turns, 1), loss_sum / max(tokens, 1), turns, marked / max(tokens, 1)
 
 
 def main() -> int:
@@ -84,12 +87,12 @@ def main() -> int:
     model = AutoModelForCausalLM.from_pretrained(args.model).eval()
     train, held_out = s1_split(Path(data_dir) / "sgd")
     print(f"model: {args.model}")
-    print(f"{'conversations':28} {'turns':>6} {'decision acc.':>13} {'loss/token':>10}")
+    print(f"{'conversations':28} {'turns':>6} {'decision acc.':>13} {'loss/token':>10} {'decision tokens':>15}")
     results = {}
     for name, dialogues in ((f"S1 training (first {args.train})", train[: args.train]), ("S1 held out (40)", held_out)):
-        acc, loss, turns = fit(model, tokenizer, [dialogue_to_trace(d) for d in dialogues])
+        acc, loss, turns, share = fit(model, tokenizer, [dialogue_to_trace(d) for d in dialogues])
         results[name] = (acc, loss)
-        print(f"{name:28} {turns:6d} {acc:13.3f} {loss:10.3f}")
+        print(f"{name:28} {turns:6d} {acc:13.3f} {loss:10.3f} {share:15.1%}")
     (train_acc, train_loss), (held_acc, held_loss) = results.values()
     print(f"gap: decisions {train_acc - held_acc:+.3f}, loss held-out / training {held_loss / train_loss:.2f}x")
     return 0

@@ -74,7 +74,7 @@ class FinetuneConfig(BaseModel):
     bf16: bool | Literal["auto"] = Field(
         default="auto",
         description="bf16 mixed precision; auto = on a GPU that has it. `true` also works on a CPU with bf16 "
-        "instructions (AVX512-BF16/AMX: ~1.4x faster for the demo model; much slower without them). Trained "
+        "instructions (AVX512-BF16/AMX: 1.33x faster for the demo model in bench/train_throughput.py; much slower without them). Trained "
         "weights stay fp32 under autocast; a frozen LoRA base is loaded in bf16.",
     )
     resume: bool = Field(default=True, description="Resume from the run directory's last checkpoint if any.")

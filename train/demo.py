@@ -64,7 +64,7 @@ class DemoConfig(BaseModel):
     bf16: bool | Literal["auto"] = Field(
         default="auto",
         description="bf16 autocast (fp32 weights). auto: calibration times both precisions on this CPU and "
-        f"keeps bf16 when it is at least {BF16_MIN_GAIN}x faster (CPUs with AVX512-BF16/AMX; ~1.4x here).",
+        f"keeps bf16 when it is at least {BF16_MIN_GAIN}x faster (CPUs with AVX512-BF16/AMX; bench/train_throughput.py compares both).",
     )
     seed: int = 0
     max_steps: int | None = Field(default=None, description="Fixed step count instead of the time budget.")

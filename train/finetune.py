@@ -170,13 +170,11 @@ def last_checkpoint(run_dir: Path) -> str | None:
 
 
 def merge_adapter(config: FinetuneConfig, adapter_dir: Path, out_dir: Path, tokenizer: Any) -> Path:
-    """Load the base in full precision, apply the adapter, merge and save a plain model."""
-    import torch
+    """Load the base as training did, apply the adapter, merge and save a plain model."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    dtype = torch.bfloat16 if _use_bf16(config) else torch.float32
-    base = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype)
+    base = AutoModelForCausalLM.from_pretrained(config.model, dtype=_weight_dtype(config))
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     merged.config.use_cache = True
     merged.save_pretrained(out_dir)

@@ -3,7 +3,7 @@
     traces = restaurant_segments_traces(sgd_dir)        # 515 extra traces from SGD's train split
 
 S1 is the 367 *single-domain* Restaurants_1 dialogues (327 for training, 40 held out, which hold the
-benchmark's 34 test conversations). SGD's train split has about 1,200 more dialogues in which a user
+benchmark's 34 test conversations). SGD's train split has 1,205 more dialogues in which a user
 looks for or books a table before or after another task (the weather, a movie, a flight…). Their restaurant part
 follows the same policy, so it is more of exactly the data the S1 traces are, for the demo model,
 which overfits 327 conversations (`resto model demo --sgd-segments`).
@@ -15,8 +15,8 @@ Restaurants_1 only; it ends at its last such SYSTEM turn. It is converted with S
 call whose `city` neither the segment's user turns nor its tool results mention ("find a restaurant
 there" after a weather question) would teach the model to search before the user has said where.
 Only the city is checked: SGD canonicalises cuisines ("burger" → American) and shortens names, so
-stricter rules would drop most of S1 itself (81% of the S1 traces pass the city rule, 30% a rule on
-city, cuisine and name). Of the 1,278 segments, 515 pass. None of these dialogues is single-domain,
+a stricter rule would drop much of S1 itself (81% of the S1 traces pass the city rule). Of the 1,283
+segments, 515 pass (tests/train/test_sgd_segments.py checks these counts). None of these dialogues is single-domain,
 so none is an S1 or a held-out test dialogue.
 """
 

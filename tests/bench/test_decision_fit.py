@@ -22,6 +22,7 @@ def test_fit_scores_every_turn_of_a_tiny_model(tiny_model_dir):
     small_traces = [Trace(conversation("Oakland", "Thai", "Thai Basil")), Trace(conversation("Dixon", "Pizza", "Alpha"))]
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
-    acc, loss, turns = decision_fit.fit(model, tok, small_traces[:2])
+    acc, loss, turns, share = decision_fit.fit(model, tok, small_traces[:2])
     assert turns == 8  # four assistant calls per conversation
     assert 0.0 <= acc <= 1.0 and loss > 1.0  # an untrained model: high loss
+    assert 0.0 < share < 1.0

@@ -55,8 +55,11 @@ def postgres_server(root: Path) -> Iterator[str]:
             if parent == Path("/"):
                 break
             parent.chmod(parent.stat().st_mode | 0o011)
-    run = lambda *args: subprocess.run(_as_server_user([str(pg_bin / args[0]), *args[1:]]),  # noqa: E731
-                                       check=True, capture_output=True, text=True, timeout=120)
+
+    def run(program: str, *args: str) -> None:
+        subprocess.run(_as_server_user([str(pg_bin / program), *args]), check=True, capture_output=True,
+                       text=True, timeout=120)
+
     run("initdb", "-D", str(data), "-A", "trust", "-U", "resto", "--no-sync", "-E", "UTF8")
     options = f"-k {sock} -c listen_addresses='' -c fsync=off -c max_connections=50"
     run("pg_ctl", "-D", str(data), "-o", options, "-l", str(root / "server.log"), "-w", "start")

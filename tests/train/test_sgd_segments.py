@@ -3,7 +3,7 @@ data the counts and that no S1 or held-out dialogue is among them."""
 
 from agent.conversation import ToolCall, user_message
 from train.sgd_segments import grounded, restaurant_segments_traces, segments
-from train.sgd_traces import Dialogue, s1_split
+from train.sgd_traces import Dialogue, iter_dialogues, s1_split, s1_traces, select_dialogues
 
 
 def turn(speaker: str, services: list[str], text: str, call: dict | None = None) -> dict:
@@ -47,6 +47,8 @@ def test_grounding_asks_that_the_searched_city_was_said_first():
 
 
 def test_on_sgd_the_segments_are_grounded_restaurant_conversations_outside_s1(data_dir):
+    multi = [d for d in select_dialogues(iter_dialogues(data_dir / "sgd"), ["Restaurants_1"]) if len(d.services) > 1]
+    assert len(multi) == 1205 and sum(len(segments(d)) for d in multi) == 1283
     traces = restaurant_segments_traces(data_dir / "sgd")
     assert len(traces) == 515
     train, held_out = s1_split(data_dir / "sgd")
@@ -58,3 +60,8 @@ def test_on_sgd_the_segments_are_grounded_restaurant_conversations_outside_s1(da
         assert grounded(trace.messages)
         names |= {c["function"]["name"] for m in trace.messages for c in m.get("tool_calls") or []}
     assert names == {"respond_to_user", "FindRestaurants", "ReserveRestaurant"}
+
+
+def test_the_city_rule_keeps_most_of_s1_itself(data_dir):
+    s1 = s1_traces(data_dir / "sgd")
+    assert round(sum(grounded(t.messages) for t in s1) / len(s1), 2) == 0.81
