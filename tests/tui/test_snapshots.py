@@ -3,6 +3,8 @@
 
 Inputs are fixed so the pictures are stable: scripted policies (fixed latency and tokens), a
 fixed home path, and for the sessions screen a fixed two-session log (its real one stamps times).
+Every `run_before` ends with `steady_cursor`: a text input's cursor blinks every 0.5 s, so a picture
+taken after a wait shows it on or off by chance (a busy CI machine caught it off once).
 """
 
 from __future__ import annotations
@@ -29,6 +31,15 @@ def say(text: str) -> ToolCall:
     return ToolCall("respond_to_user", {"message": text})
 
 
+async def steady_cursor(pilot) -> None:
+    """Stop the focused input's cursor blinking, which leaves it shown (as a fresh focus shows it)."""
+    from textual.widgets import Input
+
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
 async def send(pilot, text: str) -> None:
     pilot.app.screen.query_one("#prompt").value = text
     await pilot.press("enter")
@@ -43,6 +54,7 @@ def test_chat_screen(snap_compare, make_app):
         card = pilot.app.screen.query_one(".tool-card")
         card.collapsed = False
         await pilot.pause(0.1)
+        await steady_cursor(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -56,6 +68,7 @@ def test_confirm_booking_modal(snap_compare, make_app):
         await send(pilot, "Yes, book it")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmBooking))
         await pilot.pause(0.1)
+        await steady_cursor(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -72,6 +85,7 @@ def test_no_model_screen(snap_compare):
     async def run_before(pilot):
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, NoModelScreen) and pilot.app.screen.query("#model-source"))
         await pilot.pause(3.5)  # let the "Loading the model…" toast expire
+        await steady_cursor(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -93,6 +107,7 @@ def test_replay_screen(snap_compare, data_dir, settings):
         await pilot.press("n")
         await wait_for(pilot, lambda: len(pilot.app.screen.results) == 2)
         await pilot.pause(0.1)
+        await steady_cursor(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -126,6 +141,7 @@ def test_sessions_screen(snap_compare, settings):
         await pilot.press("enter")
         await wait_for(pilot, lambda: pilot.app.screen.current == "a1b2c3d4e5")
         await pilot.pause(0.1)
+        await steady_cursor(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -148,5 +164,6 @@ def test_relabel_form(snap_compare, settings):
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#relabel-error").display)
         await pilot.pause(0.1)
+        await steady_cursor(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
