@@ -3,7 +3,10 @@
     RESTO_DATA_DIR=../shared/data .venv/bin/python bench/decision_fit.py MODEL_DIR [--train 60]
 
 Teacher-forced on whole conversations rendered as in training: for every assistant turn, is the
-function name predicted token by token (argmax) exactly right, given the gold history? Measured on
+function name predicted token by token (argmax) exactly right, given the gold history? And for
+every argument value of a service call (FindRestaurants, ReserveRestaurant), is every token of it
+right: the values are copied from the conversation (a city the user said, a name from a tool
+result), so this is the copying a memorising model lacks. Measured on
 the first N S1 training conversations and on the 40 held-out S1 dialogues (which hold the
 benchmark's 34 test conversations), side by side, with the mean loss per supervised token on each.
 A model that gets its training decisions right but not the held-out ones is memorising, not
@@ -31,27 +34,49 @@ def turn_runs(mask: list[bool]) -> list[list[int]]:
     return runs
 
 
-def fit(model, tokenizer, traces) -> tuple[float, float, int, float]:
-    """(decision accuracy, loss per supervised token, turns, share of supervised tokens that
-    `train.decision_tokens` marks as decisions) of the model on the traces."""
+def value_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the argument values of the service calls (not respond_to_user) in an
+    assistant output, found as the template writes them: `"key": <json value>`."""
+    import json
+
+    from eval.metrics import parse_call
+
+    call = parse_call(text)
+    if call is None or call.name == "respond_to_user" or not isinstance(call.arguments, dict):
+        return []
+    spans = []
+    for key, value in call.arguments.items():
+        pair = f"{json.dumps(key)}: {json.dumps(value)}"
+        at = text.find(pair)
+        if at != -1:
+            start = at + len(json.dumps(key)) + 2
+            spans.append((start, start + len(json.dumps(value))))
+    return spans
+
+
+def fit(model, tokenizer, traces) -> dict[str, float]:
+    """Teacher-forced fit of the model on the traces: decision accuracy (function name right),
+    value accuracy (every token of a service call's argument value right: copying from context),
+    loss per supervised token, turns, values, and the share of supervised tokens that
+    `train.decision_tokens` marks as decisions."""
     import torch
 
-    from train.dataset import build_examples
+    from agent.render import RenderConfig, render_training_tokens
+    from train.decision_tokens import decision_mask
     from train.finetune import default_tools
 
-    # any weight other than 1 makes build_examples mark the decision tokens
-    examples, _ = build_examples(tokenizer, traces, default_tools(), decision_weight=2.0)
-    marked = sum(w == 2.0 for ex in examples for w in ex.weights)
-    right = turns = 0
+    right = turns = marked = values = values_right = 0
     loss_sum, tokens = 0.0, 0
-    for ex in examples:
+    for trace in traces:
+        rendered = render_training_tokens(tokenizer, trace.messages, default_tools(), RenderConfig())
+        marked += sum(decision_mask(rendered))
         with torch.no_grad():
-            logits = model(input_ids=torch.tensor([ex.input_ids])).logits[0, :-1]
-        targets = torch.tensor(ex.labels[1:])
+            logits = model(input_ids=torch.tensor([rendered.input_ids])).logits[0, :-1]
+        targets = torch.tensor(rendered.labels[1:])
         keep = targets != -100
         loss_sum += torch.nn.functional.cross_entropy(logits[keep], targets[keep], reduction="sum").item()
         tokens += int(keep.sum())
-        predicted = logits.argmax(-1)
+        hit = (logits.argmax(-1) == targets).tolist()
         for run in turn_runs(keep.tolist()):
             gold = targets[run].tolist()
             # the tokens up to and including the one that completes `"name": "<function>"`
@@ -62,8 +87,21 @@ def fit(model, tokenizer, traces) -> tuple[float, float, int, float]:
                     upto = k
                     break
             turns += 1
-            right += bool((predicted[run[:upto]] == targets[run[:upto]]).all())
-    return right / max(turns, 1), loss_sum / max(tokens, 1), turns, marked / max(tokens, 1)
+            right += all(hit[i] for i in run[:upto])
+        for s, e in rendered.spans:
+            for a, b in value_spans(rendered.text[s:e]):
+                # target index i - 1 predicts token i; tokens overlapping the value's characters
+                covered = [i - 1 for i, (ts, te) in enumerate(rendered.offsets) if ts < s + b and te > s + a and i]
+                values += 1
+                values_right += bool(covered) and all(hit[i] for i in covered)
+    return {
+        "decision_acc": right / max(turns, 1),
+        "value_acc": values_right / max(values, 1),
+        "loss": loss_sum / max(tokens, 1),
+        "turns": turns,
+        "values": values,
+        "decision_share": marked / max(tokens, 1),
+    }
 
 
 def main() -> int:
@@ -87,14 +125,17 @@ def main() -> int:
     model = AutoModelForCausalLM.from_pretrained(args.model).eval()
     train, held_out = s1_split(Path(data_dir) / "sgd")
     print(f"model: {args.model}")
-    print(f"{'conversations':28} {'turns':>6} {'decision acc.':>13} {'loss/token':>10} {'decision tokens':>15}")
-    results = {}
+    print(f"{'conversations':28} {'turns':>6} {'decision acc.':>13} {'values':>6} {'value acc.':>10} "
+          f"{'loss/token':>10} {'decision tokens':>15}")
+    results = []
     for name, dialogues in ((f"S1 training (first {args.train})", train[: args.train]), ("S1 held out (40)", held_out)):
-        acc, loss, turns, share = fit(model, tokenizer, [dialogue_to_trace(d) for d in dialogues])
-        results[name] = (acc, loss)
-        print(f"{name:28} {turns:6d} {acc:13.3f} {loss:10.3f} {share:15.1%}")
-    (train_acc, train_loss), (held_acc, held_loss) = results.values()
-    print(f"gap: decisions {train_acc - held_acc:+.3f}, loss held-out / training {held_loss / train_loss:.2f}x")
+        r = fit(model, tokenizer, [dialogue_to_trace(d) for d in dialogues])
+        results.append(r)
+        print(f"{name:28} {r['turns']:6d} {r['decision_acc']:13.3f} {r['values']:6d} {r['value_acc']:10.3f} "
+              f"{r['loss']:10.3f} {r['decision_share']:15.1%}")
+    trained, held = results
+    print(f"gap: decisions {trained['decision_acc'] - held['decision_acc']:+.3f}, values "
+          f"{trained['value_acc'] - held['value_acc']:+.3f}, loss held-out / training {held['loss'] / trained['loss']:.2f}x")
     return 0
 
 

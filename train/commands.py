@@ -78,6 +78,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="seed of the weight init and the data order (default 0)")
     p.add_argument("--decision-weight", type=float, dest="decision_weight",
                    help="loss weight of function-name and argument-key tokens (default 1)")
+    p.add_argument("--context-weight", type=float, dest="context_weight",
+                   help="auxiliary loss weight of user and tool-result tokens (default 0)")
+    p.add_argument("--ema", type=float, dest="ema_decay",
+                   help="ship an exponential moving average of the weights with this decay (e.g. 0.998)")
+    p.add_argument("--weight-decay", type=float, dest="weight_decay", help="AdamW weight decay (default 0.01)")
     p.add_argument("--bf16", choices=("auto", "on", "off"),
                    help="bf16 autocast (default auto: calibration times both and keeps the faster)")
     p.set_defaults(func=cmd_demo)
@@ -159,7 +164,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     try:  # validated like a config file: a bad flag value is one clear error
         config = DemoConfig(minutes=args.minutes, max_steps=args.steps, tiny=TinyConfig(**given("layers", "hidden", "seed")),
-                            **given("batch_size", "lr", "augment_copies", "decision_weight", "seed", "sgd_segments"),
+                            **given("batch_size", "lr", "augment_copies", "decision_weight", "context_weight", "seed",
+                                    "sgd_segments", "ema_decay", "weight_decay"),
                             **({"bf16": {"auto": "auto", "on": True, "off": False}[args.bf16]} if args.bf16 else {}))
     except ValueError as exc:
         raise UserError(f"resto model demo: {exc}") from None

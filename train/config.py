@@ -15,7 +15,7 @@ Direct training) plus ours:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -23,6 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # The benchmark names its student without an org; these are the hub ids they stand for.
 STUDENT_HUB_IDS = {"Qwen3-1.7B": "Qwen/Qwen3-1.7B", "Qwen3-0.6B": "Qwen/Qwen3-0.6B", "Qwen3-4B": "Qwen/Qwen3-4B"}
 
+
+
+Decay = Annotated[float, Field(gt=0, lt=1)]  # an EMA decay (train.ema)
 
 class FinetuneConfig(BaseModel):
     """Supervised fine-tuning of a causal LM on whole conversations (loss on assistant calls only)."""
@@ -67,6 +70,18 @@ class FinetuneConfig(BaseModel):
         gt=0,
         description="Loss weight of the tokens that name the function and its argument keys (train.decision_tokens); "
         "1 = every supervised token counts the same.",
+    )
+    context_weight: float = Field(
+        default=0.0,
+        ge=0,
+        description="Auxiliary loss weight of the user and tool-result tokens (train.context_tokens): teaches a "
+        "model trained from scratch to copy from its context. 0 = loss on the assistant calls only. The "
+        "labels, the mask check and evaluation are unchanged.",
+    )
+    ema_decay: Decay | None = Field(
+        default=None,
+        description="Also keep an exponential moving average of the trained weights with this decay (e.g. "
+        "0.998 ≈ the last 500 steps) and save it to the run's ema/ beside final/ (train.ema).",
     )
     group_by_length: bool = Field(
         default=False, description="Batch conversations of similar length together (less padding when batch_size > 1)."

@@ -17,6 +17,7 @@ from typing import Any
 
 from agent.render import IGNORE_INDEX, MaskError, RenderConfig, check_mask, render_training_tokens
 from agent.trace_io import Trace
+from train.context_tokens import context_weights
 from train.decision_tokens import loss_weights
 
 
@@ -25,6 +26,7 @@ class Example:
     input_ids: list[int]
     labels: list[int]
     weights: list[float] | None = None  # per-token loss weights (train.decision_tokens); None = all 1
+    context: list[float] | None = None  # loss weights of context tokens (train.context_tokens); None = none
 
     @property
     def supervised(self) -> int:
@@ -53,9 +55,11 @@ def build_examples(
     render: RenderConfig | None = None,
     max_length: int = 8192,
     decision_weight: float = 1.0,
+    context_weight: float = 0.0,
 ) -> tuple[list[Example], DatasetReport]:
     """Tokenize whole conversations; raises MaskError naming the conversation on a bad mask.
-    `decision_weight` != 1 adds per-token loss weights on function names and argument keys."""
+    `decision_weight` != 1 adds per-token loss weights on function names and argument keys;
+    `context_weight` > 0 adds the auxiliary loss on user and tool-result tokens."""
     render = render or RenderConfig()
     report = DatasetReport()
     out: list[Example] = []
@@ -70,7 +74,8 @@ def build_examples(
             report.too_long.append(i)
             continue
         weights = loss_weights(tokens, decision_weight) if decision_weight != 1.0 else None
-        ex = Example(ids, tokens.labels, weights)
+        context = context_weights(tokens, context_weight) if context_weight > 0 else None
+        ex = Example(ids, tokens.labels, weights, context)
         out.append(ex)
         report.tokens += len(ids)
         report.supervised_tokens += ex.supervised
@@ -104,7 +109,14 @@ def expand_per_turn(examples: list[Example]) -> list[Example]:
         for s, e in spans:
             labels = [IGNORE_INDEX] * e
             labels[s:e] = ex.labels[s:e]
-            out.append(Example(ex.input_ids[:e], labels, ex.weights[:e] if ex.weights else None))
+            out.append(
+                Example(
+                    ex.input_ids[:e],
+                    labels,
+                    ex.weights[:e] if ex.weights else None,
+                    ex.context[:e] if ex.context else None,
+                )
+            )
     return out
 
 
@@ -122,12 +134,14 @@ class TokenizedDataset:
         item: dict[str, list] = {"input_ids": ex.input_ids, "labels": ex.labels}
         if ex.weights is not None:
             item["loss_weights"] = ex.weights
+        if ex.context is not None:
+            item["context_weights"] = ex.context
         return item
 
 
 class PadCollator:
     """Right-pads a batch: input ids with the pad id, labels with -100, attention mask 0, and loss
-    weights (when the examples carry them) with 0."""
+    and context weights (when the examples carry them) with 0."""
 
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
@@ -141,6 +155,8 @@ class PadCollator:
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         weighted = any("loss_weights" in b for b in batch)
         weights = torch.zeros((len(batch), width)) if weighted else None
+        with_context = any("context_weights" in b for b in batch)
+        context = torch.zeros((len(batch), width)) if with_context else None
         for r, b in enumerate(batch):
             n = len(b["input_ids"])
             ids[r, :n] = torch.tensor(b["input_ids"])
@@ -148,7 +164,11 @@ class PadCollator:
             mask[r, :n] = 1
             if weights is not None:
                 weights[r, :n] = torch.tensor(b["loss_weights"]) if "loss_weights" in b else 1.0
+            if context is not None and "context_weights" in b:
+                context[r, :n] = torch.tensor(b["context_weights"])
         out = {"input_ids": ids, "labels": labels, "attention_mask": mask}
         if weights is not None:
             out["loss_weights"] = weights
+        if context is not None:
+            out["context_weights"] = context
         return out

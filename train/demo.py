@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from agent.settings import Settings
 from agent.tiny import TinyConfig, build_tiny_model, rendered_corpus
 from train.augment import augment
-from train.config import FinetuneConfig
+from train.config import Decay, FinetuneConfig
 from train.finetune import FinetuneResult, default_tools, finetune, last_checkpoint
 from train.sgd_traces import s1_traces
 
@@ -59,6 +59,17 @@ class DemoConfig(BaseModel):
         default=1.0,
         gt=0,
         description="Loss weight of the tokens that name the function and its argument keys (train.decision_tokens).",
+    )
+    context_weight: float = Field(
+        default=0.0,
+        ge=0,
+        description="Auxiliary loss weight of user and tool-result tokens (train.context_tokens).",
+    )
+    weight_decay: float = Field(default=0.01, ge=0, description="AdamW weight decay.")
+    ema_decay: Decay | None = Field(
+        default=None,
+        description="Keep an exponential moving average of the weights (train.ema) and ship it as the demo "
+        "model; the last weights stay in the run's final/.",
     )
     warmup_steps: int = 20
     bf16: bool | Literal["auto"] = Field(
@@ -201,7 +212,7 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
         lr=config.lr,
         warmup_steps=config.warmup_steps,
         lr_scheduler="cosine" if not callbacks else "constant",
-        weight_decay=0.01,
+        weight_decay=config.weight_decay,
         max_steps=steps,
         batch_size=config.batch_size,
         grad_accumulation=config.grad_accumulation,
@@ -212,11 +223,14 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
         logging_steps=5,
         bf16=bf16,
         decision_weight=config.decision_weight,
+        context_weight=config.context_weight,
+        ema_decay=config.ema_decay,
     )
     result = finetune(ft, traces, run_dir, callbacks=callbacks)
+    shipped = run_dir / "ema" if config.ema_decay else result.output_dir
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(result.output_dir, tmp)
+    shutil.copytree(shipped, tmp)
     (tmp / "demo.json").write_text(json.dumps({"config": config.model_dump(), "metrics": result.metrics}, indent=2, default=str))
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.rename(out_dir)

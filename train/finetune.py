@@ -18,8 +18,9 @@ What a run does, in `run_dir`:
 Methods: `lora` on all linear layers (default), `qlora` (4-bit NF4 base via bitsandbytes, needs CUDA),
 `full` (tiny models trained from scratch). bf16 is used automatically on GPUs that support it, and on
 a CPU with `bf16: true` (autocast; trained weights stay fp32). Batches that share their system prompt
-run it once (`share_prefix`), and `decision_weight` weighs the function-name and argument-key tokens
-in the loss; both are `train.trainer.ConversationTrainer`, a `compute_loss` override.
+run it once (`share_prefix`), `decision_weight` weighs the function-name and argument-key tokens
+in the loss, and `context_weight` adds a language-modelling term on user and tool-result tokens
+(for models trained from scratch); all are `train.trainer.ConversationTrainer`, a `compute_loss` override.
 Multi-GPU: run the same command under `accelerate launch -m cli.main train direct CONFIG` (DDP, or
 FSDP via an accelerate config) — the Trainer picks the launcher's environment up with no code change.
 """
@@ -36,6 +37,7 @@ from agent.render import RenderConfig
 from agent.trace_io import Trace
 from train.config import FinetuneConfig
 from train.dataset import PadCollator, TokenizedDataset, build_examples, preflight
+from train.ema import ema_callback
 from train.prefix_sharing import PrefixSharingCollator
 from train.trainer import conversation_trainer_class
 
@@ -162,6 +164,15 @@ def _training_args(config: FinetuneConfig, run_dir: Path, has_eval: bool, **over
     return TrainingArguments(**kwargs)
 
 
+def _save(trainer: Any, tokenizer: Any, config: FinetuneConfig, folder: Path) -> None:
+    """The trained weights (LoRA: the adapter) and the tokenizer; full models ready to generate."""
+    trainer.save_model(str(folder))
+    tokenizer.save_pretrained(folder)
+    if config.method == "full":
+        trainer.model.config.use_cache = True
+        trainer.model.save_pretrained(folder)
+
+
 def last_checkpoint(run_dir: Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -204,7 +215,9 @@ def finetune(
     tokenizer = AutoTokenizer.from_pretrained(config.tokenizer or config.model)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    examples, report = build_examples(tokenizer, train_traces, tools, render, config.max_length, config.decision_weight)
+    examples, report = build_examples(
+        tokenizer, train_traces, tools, render, config.max_length, config.decision_weight, config.context_weight
+    )
     preflight(tokenizer, examples)  # fails the run on any bad mask, before loading the model
     eval_ds = None
     if eval_traces:
@@ -223,11 +236,13 @@ def finetune(
         print(f"training data: {report.summary()}")
 
     model = load_model(config)
+    resume = last_checkpoint(run_dir) if config.resume else None
+    ema = ema_callback(config.ema_decay, resume) if config.ema_decay else None
     trainer_class, collator = Trainer, PadCollator(tokenizer.pad_token_id)
     if config.share_prefix and config.batch_size > 1:
         trainer_class = conversation_trainer_class()
         collator = PrefixSharingCollator(tokenizer.pad_token_id)
-    elif config.decision_weight != 1.0:
+    elif config.decision_weight != 1.0 or config.context_weight > 0:
         trainer_class = conversation_trainer_class()
     trainer = trainer_class(
         model=model,
@@ -236,9 +251,8 @@ def finetune(
         eval_dataset=eval_ds,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[MetricsLog(run_dir / "metrics.jsonl"), *(callbacks or [])],
+        callbacks=[MetricsLog(run_dir / "metrics.jsonl"), *(callbacks or []), *([ema] if ema else [])],
     )
-    resume = last_checkpoint(run_dir) if config.resume else None
     if resume and config.progress:
         print(f"resuming from {resume}")
     started = time.time()
@@ -250,13 +264,13 @@ def finetune(
         metrics.update(trainer.evaluate())
 
     final = run_dir / "final"
-    trainer.save_model(str(final))
-    tokenizer.save_pretrained(final)
+    _save(trainer, tokenizer, config, final)
+    if ema is not None:
+        ema.swap_into(trainer.model)
+        _save(trainer, tokenizer, config, run_dir / "ema")
+        ema.swap_into(trainer.model)
     merged_dir: Path | None = final
     if config.method != "full":
         merged_dir = merge_adapter(config, final, run_dir / "merged", tokenizer) if config.merge else None
-    else:
-        trainer.model.config.use_cache = True
-        trainer.model.save_pretrained(final)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     return FinetuneResult(final, merged_dir, metrics)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.render import IGNORE_INDEX
+from train.context_tokens import loss_targets
 from train.dataset import PadCollator
 
 MIN_SHARED_PREFIX = 16  # below this the extra pass costs more than it saves
@@ -52,7 +53,14 @@ class PrefixSharingCollator(PadCollator):
         import torch
 
         out = super().__call__(batch)
-        prefix = shared_prefix_length([b["input_ids"] for b in batch], [b["labels"] for b in batch])
+        # context tokens (train.context_tokens) are predicted too: the prefix must end before them
+        predicted = [
+            [lab if c <= 0 else 0 for lab, c in zip(b["labels"], b["context_weights"], strict=True)]
+            if "context_weights" in b
+            else b["labels"]
+            for b in batch
+        ]
+        prefix = shared_prefix_length([b["input_ids"] for b in batch], predicted)
         out["shared_prefix"] = torch.tensor(prefix if len(batch) > 1 else 0)
         return out
 
@@ -61,12 +69,12 @@ def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_item
     """Causal-LM loss of a right-padded batch whose first `prefix` tokens are the same in every row.
 
     Returns the summed token loss (each token times its `loss_weights` entry when the batch has
-    them) divided by `num_items` (the supervised tokens of the whole accumulated batch, as the
+    them, plus the context tokens when it has `context_weights`: train.context_tokens) divided by `num_items` (the supervised tokens of the whole accumulated batch, as the
     Trainer counts them) or by this batch's supervised tokens."""
     import torch
     from transformers import DynamicCache
 
-    ids, labels, mask = inputs["input_ids"], inputs["labels"], inputs["attention_mask"]
+    ids, mask = inputs["input_ids"], inputs["attention_mask"]
     rows = ids.shape[0]
     decoder = model.get_decoder()
     head = model.get_output_embeddings()
@@ -80,17 +88,17 @@ def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_item
         use_cache=True,
     )
     hidden = out.last_hidden_state  # [rows, T - prefix, H]; position j predicts token prefix + j + 1
-    targets = labels[:, prefix + 1 :]
+    targets, weights = loss_targets(inputs, prefix + 1)
     hidden = hidden[:, : targets.shape[1]]
     keep = targets != IGNORE_INDEX
     logits = head(hidden[keep]).float()
-    weights = inputs.get("loss_weights")
     if weights is None:
         loss = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="sum")
     else:
         per_token = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="none")
-        loss = (per_token * weights[:, prefix + 1 :][keep].to(per_token.dtype)).sum()
-    denom = num_items if num_items is not None else keep.sum().clamp(min=1)
+        loss = (per_token * weights[keep].to(per_token.dtype)).sum()
+    # normalised by the supervised tokens (context tokens add to the sum, not to the count)
+    denom = num_items if num_items is not None else (inputs["labels"][:, prefix + 1:] != IGNORE_INDEX).sum().clamp(min=1)
     if isinstance(denom, torch.Tensor):
         denom = denom.to(loss.device)
     return loss / denom

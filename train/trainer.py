@@ -2,13 +2,14 @@
 
 `train.finetune` uses `conversation_trainer_class()` instead of the plain `transformers.Trainer`
 when a batch can share its prefix (`train.prefix_sharing`) or when the examples carry loss weights
-(`train.decision_tokens`). It only overrides `compute_loss`, so checkpoints, exact resume,
+(`train.decision_tokens`) or context weights (`train.context_tokens`). It only overrides `compute_loss`, so checkpoints, exact resume,
 accumulation, schedulers and `accelerate launch` stay the Trainer's own.
 
 Which loss runs:
 - shared prefix (batch of several rows, prefix ≥ MIN_SHARED_PREFIX, training, one process, no
-  activation checkpointing): `prefix_shared_loss`, weighted when the batch has `loss_weights`;
-- otherwise, with `loss_weights`: the model's forward for logits, then the weighted token loss;
+  activation checkpointing): `prefix_shared_loss`, weighted when the batch has `loss_weights`,
+  with the context term when it has `context_weights`;
+- otherwise, with either: the model's forward for logits, then the weighted token loss;
 - otherwise: the Trainer's own loss.
 Every path divides by the supervised tokens of the accumulated batch, as the Trainer does, so the
 logged loss of a weighted run is the weighted loss per supervised token.
@@ -19,21 +20,24 @@ from __future__ import annotations
 from typing import Any
 
 from agent.render import IGNORE_INDEX
+from train.context_tokens import loss_targets
 from train.prefix_sharing import MIN_SHARED_PREFIX, prefix_shared_loss
 
 
 def weighted_loss(model: Any, inputs: dict[str, Any], num_items: Any = None):
-    """Causal-LM loss with per-token weights through the model's own forward (any wrapper)."""
+    """Causal-LM loss with per-token weights (and context tokens, train.context_tokens) through the
+    model's own forward (any wrapper)."""
     import torch
 
-    weights = inputs["loss_weights"]
-    labels = inputs["labels"]
     logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
-    targets, w = labels[:, 1:], weights[:, 1:]
+    targets, w = loss_targets(inputs, 1)
+    if w is None:
+        w = torch.ones(targets.shape, device=targets.device)
     keep = targets != IGNORE_INDEX
     per_token = torch.nn.functional.cross_entropy(logits[:, :-1][keep].float(), targets[keep], reduction="none")
     loss = (per_token * w[keep].to(per_token.dtype)).sum()
-    denom = num_items if num_items is not None else keep.sum().clamp(min=1)
+    # normalised by the supervised tokens (context tokens add to the sum, not to the count)
+    denom = num_items if num_items is not None else (inputs["labels"][:, 1:] != IGNORE_INDEX).sum().clamp(min=1)
     if isinstance(denom, torch.Tensor):
         denom = denom.to(loss.device)
     return loss / denom
@@ -47,6 +51,7 @@ def conversation_trainer_class():
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             prefix = int(inputs.pop("shared_prefix", 0))
             weights = inputs.pop("loss_weights", None)
+            context = inputs.pop("context_weights", None)
             checkpointing = getattr(self.accelerator.unwrap_model(model), "is_activation_checkpointing", False)
             # DDP/FSDP synchronise gradients inside the wrapped module's forward, which this path bypasses
             distributed = self.accelerator.num_processes > 1
@@ -54,13 +59,13 @@ def conversation_trainer_class():
                 # evaluation: the Trainer's own (unweighted) loss and outputs
                 self.loss_is_scaled_for_ga = None
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-            if weights is not None:
-                inputs = {**inputs, "loss_weights": weights}
+            extra = {k: v for k, v in (("loss_weights", weights), ("context_weights", context)) if v is not None}
+            inputs = {**inputs, **extra}
             if prefix >= MIN_SHARED_PREFIX and not checkpointing and not distributed:
                 # this path calls the decoder and head directly, past the autocast accelerate wraps around forward
                 with self.accelerator.autocast():
                     loss = prefix_shared_loss(self.accelerator.unwrap_model(model), inputs, prefix, num_items_in_batch)
-            elif weights is not None:
+            elif extra:
                 loss = weighted_loss(model, inputs, num_items_in_batch)
             else:
                 self.loss_is_scaled_for_ga = None  # the Trainer's own rule for its own loss

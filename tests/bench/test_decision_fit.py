@@ -18,11 +18,21 @@ def test_turn_runs_split_the_mask_into_turns():
     assert decision_fit.turn_runs([]) == []
 
 
+def test_value_spans_are_the_service_call_argument_values():
+    text = '<tool_call>\n{"name": "FindRestaurants", "arguments": {"city": "San Jose", "cuisine": "Thai"}}\n</tool_call>'
+    assert [text[a:b] for a, b in decision_fit.value_spans(text)] == ['"San Jose"', '"Thai"']
+    reply = '<tool_call>\n{"name": "respond_to_user", "arguments": {"message": "Thai?"}}\n</tool_call>'
+    assert decision_fit.value_spans(reply) == []  # a reply's text is no copied value
+    assert decision_fit.value_spans("no call") == []
+
+
 def test_fit_scores_every_turn_of_a_tiny_model(tiny_model_dir):
     small_traces = [Trace(conversation("Oakland", "Thai", "Thai Basil")), Trace(conversation("Dixon", "Pizza", "Alpha"))]
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
-    acc, loss, turns, share = decision_fit.fit(model, tok, small_traces[:2])
-    assert turns == 8  # four assistant calls per conversation
-    assert 0.0 <= acc <= 1.0 and loss > 1.0  # an untrained model: high loss
-    assert 0.0 < share < 1.0
+    r = decision_fit.fit(model, tok, small_traces[:2])
+    assert r["turns"] == 8  # four assistant calls per conversation
+    assert 0.0 <= r["decision_acc"] <= 1.0 and r["loss"] > 1.0  # an untrained model: high loss
+    assert 0.0 < r["decision_share"] < 1.0
+    assert r["values"] == 2 * 5  # FindRestaurants(city, cuisine) + ReserveRestaurant(name, city, time) each
+    assert r["value_acc"] == 0.0  # random weights copy nothing
