@@ -81,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--context-weight", type=float, dest="context_weight",
                    help="auxiliary loss weight of user and tool-result tokens (default 0)")
     p.add_argument("--ema", type=float, dest="ema_decay",
-                   help="ship an exponential moving average of the weights with this decay (e.g. 0.998)")
+                   help="ship the moving average of the weights with this decay (default 0.998; 0 = the last weights)")
     p.add_argument("--weight-decay", type=float, dest="weight_decay", help="AdamW weight decay (default 0.01)")
     p.add_argument("--bf16", choices=("auto", "on", "off"),
                    help="bf16 autocast (default auto: calibration times both and keeps the faster)")
@@ -162,10 +162,12 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     def given(*names: str) -> dict:
         return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
+    # --ema 0 ships the last weights (no average)
+    ema = {} if args.ema_decay is None else {"ema_decay": args.ema_decay or None}
     try:  # validated like a config file: a bad flag value is one clear error
         config = DemoConfig(minutes=args.minutes, max_steps=args.steps, tiny=TinyConfig(**given("layers", "hidden", "seed")),
                             **given("batch_size", "lr", "augment_copies", "decision_weight", "context_weight", "seed",
-                                    "sgd_segments", "ema_decay", "weight_decay"),
+                                    "sgd_segments", "weight_decay"), **ema,
                             **({"bf16": {"auto": "auto", "on": True, "off": False}[args.bf16]} if args.bf16 else {}))
     except ValueError as exc:
         raise UserError(f"resto model demo: {exc}") from None

@@ -1,7 +1,8 @@
 """The offline demo model: a ~4M-parameter Qwen3 trained from scratch on CPU on the S1 traces.
 
     resto model demo [--minutes 20] [--out DIR] [--batch-size 2 --lr 2e-3 --augment 0 --seed 0]
-                     [--decision-weight 1] [--bf16 auto|on|off] [--layers 4 --hidden 256]
+                     [--decision-weight 1] [--context-weight 0] [--ema 0.998] [--weight-decay 0.01]
+                     [--bf16 auto|on|off] [--layers 4 --hidden 256]
 
 Builds the tiny architecture and a BPE tokenizer (`agent.tiny`) trained on SGD text and on the S1
 conversations rendered as the model reads them, then trains every weight (`train.finetune`, method
@@ -10,7 +11,8 @@ copies of each, `train.augment`: other cities, cuisines and restaurant names). B
 conversations run their shared system prompt once (`train.prefix_sharing`). A short calibration
 times fp32 and bf16 autocast side by side and keeps the faster (bf16 where the CPU has AVX512-BF16
 or AMX); `--decision-weight W` weighs function-name and argument-key tokens W times in the loss
-(`train.decision_tokens`); the learning rate follows a cosine over wall-clock time and training
+(`train.decision_tokens`); `--context-weight C` adds a loss on user and tool-result tokens
+(`train.context_tokens`); `--ema D` (default 0.998; `--ema 0` = off) ships the moving average of the weights (`train.ema`); the learning rate follows a cosine over wall-clock time and training
 stops at `--minutes`. The model lands in `settings.demo_model_dir` (`<RESTO_HOME>/models/demo`),
 where `resto chat` finds it when no hub model is available. Interrupted? Run the same command again: it resumes from the last checkpoint in
 `<RESTO_HOME>/runs/demo` (with a fresh time budget).
@@ -67,9 +69,10 @@ class DemoConfig(BaseModel):
     )
     weight_decay: float = Field(default=0.01, ge=0, description="AdamW weight decay.")
     ema_decay: Decay | None = Field(
-        default=None,
-        description="Keep an exponential moving average of the weights (train.ema) and ship it as the demo "
-        "model; the last weights stay in the run's final/.",
+        default=0.998,
+        description="Ship the exponential moving average of the weights (train.ema; 0.998 ≈ the last 500 of "
+        "~1,300 steps) as the demo model; the last weights stay in the run's final/. None = ship the last "
+        "weights. In two paired runs the average scored 0.002-0.005 staged above the last weights.",
     )
     warmup_steps: int = 20
     bf16: bool | Literal["auto"] = Field(

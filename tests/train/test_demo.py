@@ -1,6 +1,7 @@
 """The demo model command (the real 20-minute run is not a test; these check its parts)."""
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -32,15 +33,24 @@ def test_time_budget_schedule_decays_to_zero_and_stops():
 
 @pytest.mark.slow
 def test_model_demo_command_writes_a_loadable_model(data_dir, tmp_path):
+    import os
+
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from cli.main import main
 
     out = tmp_path / "demo"
-    assert main(["--data-dir", str(data_dir), "model", "demo", "--steps", "2", "--out", str(out)]) == 0
+    assert main(["--data-dir", str(data_dir), "model", "demo", "--steps", "2", "--ema", "0.9", "--out", str(out)]) == 0
     AutoTokenizer.from_pretrained(out)
-    AutoModelForCausalLM.from_pretrained(out)
+    shipped = AutoModelForCausalLM.from_pretrained(out).state_dict()
     assert (out / "demo.json").exists()
+    # with --ema the demo model is the average; the run keeps the last weights in final/
+    run = Path(os.environ["RESTO_HOME"]) / "runs" / "demo"
+    ema = AutoModelForCausalLM.from_pretrained(run / "ema").state_dict()
+    last = AutoModelForCausalLM.from_pretrained(run / "final").state_dict()
+    assert all(torch.equal(shipped[k], ema[k]) for k in shipped)
+    assert not all(torch.equal(shipped[k], last[k]) for k in shipped)
 
 
 def test_calibration_times_shared_prefix_batches(tiny_model_dir, small_traces):
@@ -58,7 +68,9 @@ def test_calibration_times_shared_prefix_batches(tiny_model_dir, small_traces):
 
 
 @pytest.mark.parametrize(
-    "flags", [["--batch-size", "0"], ["--lr", "-1"], ["--augment", "-2"], ["--layers", "0"], ["--decision-weight", "0"]]
+    "flags",
+    [["--batch-size", "0"], ["--lr", "-1"], ["--augment", "-2"], ["--layers", "0"], ["--decision-weight", "0"],
+     ["--context-weight", "-1"], ["--ema", "1"], ["--weight-decay", "-0.1"]],
 )
 def test_bad_demo_flags_are_one_clear_error(flags, capsys, tmp_path):
     from cli.main import main
@@ -113,11 +125,16 @@ def test_demo_flags_reach_the_config(monkeypatch, tmp_path):
         return demo.FinetuneResult(tmp_path, tmp_path, {})
 
     monkeypatch.setattr(demo, "train_demo", fake)
-    args = ["model", "demo", "--sgd-segments", "--seed", "3", "--decision-weight", "5", "--bf16", "off"]
+    args = ["model", "demo", "--sgd-segments", "--seed", "3", "--decision-weight", "5", "--bf16", "off",
+            "--context-weight", "0.5", "--ema", "0.998", "--weight-decay", "0.1"]
     assert main(args) == 0
     config = seen["config"]
     assert config.sgd_segments and config.seed == 3 and config.tiny.seed == 3
     assert config.decision_weight == 5.0 and config.bf16 is False
+    assert (config.context_weight, config.ema_decay, config.weight_decay) == (0.5, 0.998, 0.1)
     assert main(["model", "demo"]) == 0
     config = seen["config"]
     assert not config.sgd_segments and config.bf16 == "auto" and config.decision_weight == 1.0
+    assert (config.context_weight, config.ema_decay, config.weight_decay) == (0.0, 0.998, 0.01)
+    assert main(["model", "demo", "--ema", "0"]) == 0
+    assert seen["config"].ema_decay is None  # the last weights
