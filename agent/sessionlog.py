@@ -9,8 +9,7 @@ labelling and retraining.
     log.export([sid], "traces.jsonl", fmt="context")   # the benchmark trace format
 
 Durability: each `log_turn` is one transaction, committed before it returns, so a crash loses at
-most the turn in flight. Tables live on the shared `backend.db.Base` (the one metadata of the
-project); `ensure_tables(engine)` creates just these when missing.
+most the turn in flight. The tables are in `agent.session_tables`.
 
 A relabel is a human correction of an assistant call; it is stored next to the original (which is
 never overwritten), and `export(..., use_relabels=True)` writes the corrected call.
@@ -18,107 +17,22 @@ never overwritten), and `export(..., use_relabels=True)` writes the corrected ca
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, func, or_, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
-from agent.conversation import Message, ToolCall, normalize_message
+from agent.conversation import Message, ToolCall
+from agent.session_tables import ChatMessage, ChatSession, ChatTurn, ensure_tables, jsonable, message_row, now
 from agent.trace_io import Trace, check_messages, write_traces
-from backend.db import Base, session_scope
+from backend.db import session_scope
 
 LABELS = ("good", "bad")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-class ChatSession(Base):
-    __tablename__ = "chat_sessions"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
-    model: Mapped[str] = mapped_column(String(500), default="")
-    adapter: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    endpoint: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-    turns: Mapped[list[ChatTurn]] = relationship(
-        back_populates="session", cascade="all, delete-orphan", order_by="ChatTurn.index"
-    )
-    messages: Mapped[list[ChatMessage]] = relationship(
-        back_populates="session", cascade="all, delete-orphan", order_by="ChatMessage.position"
-    )
-
-
-class ChatTurn(Base):
-    """One user turn: its stats (latency, tokens, steps, per-step raw outputs)."""
-
-    __tablename__ = "chat_turns"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"), index=True)
-    index: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
-    latency_s: Mapped[float] = mapped_column(Float, default=0.0)
-    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-    session: Mapped[ChatSession] = relationship(back_populates="turns")
-    messages: Mapped[list[ChatMessage]] = relationship(back_populates="turn", order_by="ChatMessage.position")
-
-
-class ChatMessage(Base):
-    """One message, in the conversation format; a tool call is stored as its name + arguments."""
-
-    __tablename__ = "chat_messages"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"), index=True)
-    turn_id: Mapped[int] = mapped_column(ForeignKey("chat_turns.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(Integer)  # 0-based index in the conversation
-    role: Mapped[str] = mapped_column(String(20))
-    content: Mapped[str | None] = mapped_column(Text, nullable=True)
-    tool_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    tool_arguments: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    tool_call_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    label: Mapped[str | None] = mapped_column(String(10), nullable=True)
-    relabel: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # {"name", "arguments"}
-    relabeled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-
-    session: Mapped[ChatSession] = relationship(back_populates="messages")
-    turn: Mapped[ChatTurn] = relationship(back_populates="messages")
-
-    def to_message(self, use_relabel: bool = False) -> Message:
-        if self.role == "assistant" and self.tool_name is not None:
-            if use_relabel and self.relabel:
-                return ToolCall(
-                    self.relabel["name"], dict(self.relabel.get("arguments") or {}), self.tool_call_id or ""
-                ).to_message()
-            return ToolCall(
-                self.tool_name, dict(self.tool_arguments or {}), self.tool_call_id or ""
-            ).to_message()
-        msg: Message = {"role": self.role, "content": self.content if self.content is not None else ""}
-        if self.role == "tool":
-            msg["tool_call_id"] = self.tool_call_id or ""
-        return msg
-
-
-TABLES = [ChatSession.__table__, ChatTurn.__table__, ChatMessage.__table__]
-
-
-def ensure_tables(engine) -> None:
-    """Create the session-log tables when missing (idempotent, cheap)."""
-    Base.metadata.create_all(engine, tables=TABLES)
 
 
 @dataclass
@@ -205,7 +119,7 @@ class SessionLog:
                     model=model or "",
                     adapter=adapter,
                     endpoint=endpoint,
-                    meta=_jsonable(metadata or {}),
+                    meta=jsonable(metadata or {}),
                 )
             )
         return sid
@@ -214,7 +128,7 @@ class SessionLog:
         self, session_id: str, new_messages: list[Message], stats: dict[str, Any] | None = None
     ) -> int:
         """Append one turn (its messages and stats) in one committed transaction; returns the turn index."""
-        stats = _jsonable(stats or {})
+        stats = jsonable(stats or {})
         if new_messages:
             try:
                 new_messages = check_messages(new_messages)
@@ -241,8 +155,8 @@ class SessionLog:
             db.add(turn)
             db.flush()
             for offset, message in enumerate(new_messages):
-                db.add(_row(message, session_id, turn.id, (position or 0) + offset))
-            chat.updated_at = _now()
+                db.add(message_row(message, session_id, turn.id, (position or 0) + offset))
+            chat.updated_at = now()
         return turn.index
 
     def set_label(self, message_id: int, label: str | None) -> None:
@@ -260,9 +174,9 @@ class SessionLog:
                     f"Message {message_id} is not an assistant tool call; only calls can be relabelled."
                 )
             row.relabel = (
-                None if call is None else {"name": call.name, "arguments": _jsonable(dict(call.arguments))}
+                None if call is None else {"name": call.name, "arguments": jsonable(dict(call.arguments))}
             )
-            row.relabeled_at = None if call is None else _now()
+            row.relabeled_at = None if call is None else now()
 
     @staticmethod
     def _message(db: Session, message_id: int) -> ChatMessage:
@@ -408,26 +322,6 @@ class SessionLog:
                 meta["adapter"] = record.adapter
             traces.append(Trace(messages, meta))
         return write_traces(path, traces, fmt=fmt)
-
-
-def _row(message: Message, session_id: str, turn_id: int, position: int) -> ChatMessage:
-    msg = normalize_message(message)
-    row = ChatMessage(
-        session_id=session_id, turn_id=turn_id, position=position, role=str(msg.get("role", ""))
-    )
-    if msg.get("role") == "assistant" and msg.get("tool_calls"):
-        call = ToolCall.from_message(msg)
-        row.tool_name, row.tool_arguments, row.tool_call_id = call.name, _jsonable(call.arguments), call.id
-    else:
-        content = msg.get("content")
-        row.content = content if isinstance(content, str) or content is None else json.dumps(content)
-        row.tool_call_id = msg.get("tool_call_id")
-    return row
-
-
-def _jsonable(value: Any) -> Any:
-    """A JSON-safe copy (stats may carry numpy/torch scalars or other objects: stringify those)."""
-    return json.loads(json.dumps(value, default=str))
 
 
 def _shorten(text: str, width: int) -> str:

@@ -12,6 +12,8 @@ training, the adapter for LoRA). The effective decay ramps up as min(decay, (1 +
 early, random weights fade quickly. The shadow is written into every checkpoint (`ema.pt`) and read
 back on resume, so an interrupted run continues the same average. At the end `finetune` swaps the
 shadow into the model, saves it to `run_dir/ema/` (same layout as `final/`), and swaps back.
+Under DDP every process keeps the same average (the weights are replicated); FSDP shards the
+parameters, so use it without `ema_decay`.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def ema_callback(decay: float, resume_from: str | None = None):
 
         def on_save(self, args, state, control, **kwargs):
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            if folder.is_dir():
+            if state.is_world_process_zero and folder.is_dir():  # one writer under DDP
                 torch.save({n: t.cpu() for n, t in self.shadow.items()}, folder / EMA_FILE)
 
         def swap_into(self, model) -> None:

@@ -7,7 +7,8 @@ size 1), its key/value cache is repeated B times, and only the B continuations r
 Gradients flow back through the repeated cache into the single prefix pass, so the loss and the
 gradients are those of the plain batch (`tests/train/test_prefix_sharing.py` checks both) at a
 fraction of the compute. The LM head, too, runs only where a label is supervised (the assistant
-calls, ~16% of the tokens) instead of at every position.
+calls, ~16% of the tokens; plus the context tokens when `context_weight` > 0) instead of at every
+position.
 
 Used by `train.trainer.ConversationTrainer` when `FinetuneConfig.share_prefix` is on (the default).
 It falls back to the plain forward when the batch has one row, when the prefix is too short to be
@@ -69,8 +70,9 @@ def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_item
     """Causal-LM loss of a right-padded batch whose first `prefix` tokens are the same in every row.
 
     Returns the summed token loss (each token times its `loss_weights` entry when the batch has
-    them, plus the context tokens when it has `context_weights`: train.context_tokens) divided by `num_items` (the supervised tokens of the whole accumulated batch, as the
-    Trainer counts them) or by this batch's supervised tokens."""
+    them; plus the context tokens when it has `context_weights`, train.context_tokens) divided by
+    `num_items` (the supervised tokens of the whole accumulated batch, as the Trainer counts them)
+    or by this batch's supervised tokens."""
     import torch
     from transformers import DynamicCache
 
@@ -98,7 +100,8 @@ def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_item
         per_token = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="none")
         loss = (per_token * weights[keep].to(per_token.dtype)).sum()
     # normalised by the supervised tokens (context tokens add to the sum, not to the count)
-    denom = num_items if num_items is not None else (inputs["labels"][:, prefix + 1:] != IGNORE_INDEX).sum().clamp(min=1)
+    supervised = (inputs["labels"][:, prefix + 1 :] != IGNORE_INDEX).sum().clamp(min=1)
+    denom = num_items if num_items is not None else supervised
     if isinstance(denom, torch.Tensor):
         denom = denom.to(loss.device)
     return loss / denom
