@@ -16,7 +16,6 @@ learning the policy; that is what this prints for the demo model (README, train 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -110,9 +109,12 @@ def main() -> int:
     parser.add_argument("--train", type=int, default=60, help="S1 training conversations to score")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    data_dir = os.environ.get("RESTO_DATA_DIR")
-    if not data_dir or not Path(data_dir, "sgd").is_dir():
-        print("set RESTO_DATA_DIR to the data folder (with sgd/)", file=sys.stderr)
+    from agent.settings import DataDirError, Settings
+
+    try:  # the project's own rule and message (RESTO_DATA_DIR)
+        data_dir = Settings().require_data_dir()
+    except DataDirError as exc:
+        print(exc, file=sys.stderr)
         return 2
 
     import torch
@@ -123,7 +125,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     model = AutoModelForCausalLM.from_pretrained(args.model).eval()
-    train, held_out = s1_split(Path(data_dir) / "sgd")
+    train, held_out = s1_split(data_dir / "sgd")
     print(f"model: {args.model}")
     print(f"{'conversations':28} {'turns':>6} {'decision acc.':>13} {'values':>6} {'value acc.':>10} "
           f"{'loss/token':>10} {'decision tokens':>15}")

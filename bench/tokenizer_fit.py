@@ -12,7 +12,6 @@ compute per training step and per generated call.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -24,9 +23,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--vocab", type=int, default=2048)
     args = parser.parse_args()
-    data_dir = os.environ.get("RESTO_DATA_DIR")
-    if not data_dir or not Path(data_dir, "sgd").is_dir():
-        print("set RESTO_DATA_DIR to the folder with sgd/ and tft-benchmark/", file=sys.stderr)
+    from agent.settings import DataDirError, Settings
+
+    try:  # the project's own rule and message (RESTO_DATA_DIR)
+        data_dir = Settings().require_data_dir()
+    except DataDirError as exc:
+        print(exc, file=sys.stderr)
         return 2
 
     from transformers import AutoTokenizer
@@ -38,7 +40,7 @@ def main() -> int:
     from train.sgd_traces import s1_traces
 
     tools = default_tools()
-    traces = s1_traces(Path(data_dir) / "sgd")
+    traces = s1_traces(data_dir / "sgd")
     texts = rendered_corpus([t.messages for t in traces], tools)
     system = texts[0][: texts[0].index("<|im_start|>user")]
     config = TinyConfig(vocab_size=args.vocab, layers=1, hidden=32, heads=2, kv_heads=1)
@@ -46,7 +48,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name, extra in (("SGD text", []), ("SGD text + rendered", texts)):
             tok = AutoTokenizer.from_pretrained(
-                build_tiny_model(Path(tmp) / name.replace(" ", "_"), config, texts=extra, data_dir=Path(data_dir))
+                build_tiny_model(Path(tmp) / name.replace(" ", "_"), config, texts=extra, data_dir=data_dir)
             )
             assert render_conversation(tok, traces[0].messages, tools) == texts[0]
             _, report = build_examples(tok, traces, tools)
