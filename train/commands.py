@@ -6,7 +6,7 @@
     resto traces stats FILE [--reference CLEAN_FILE] [--strict]
     resto train direct CONFIG.yaml
     resto model demo [--minutes 20] [--out DIR] [--batch-size 2 --lr 2e-3 --augment 0 --layers 4 --hidden 256 --bf16 auto
-                      --decision-weight 1 --seed 0]
+                      --decision-weight 1 --context-weight 0 --ema 0.998 --weight-decay 0.01 --sgd-segments --seed 0]
 """
 
 from __future__ import annotations

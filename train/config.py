@@ -23,9 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # The benchmark names its student without an org; these are the hub ids they stand for.
 STUDENT_HUB_IDS = {"Qwen3-1.7B": "Qwen/Qwen3-1.7B", "Qwen3-0.6B": "Qwen/Qwen3-0.6B", "Qwen3-4B": "Qwen/Qwen3-4B"}
 
-
-
 Decay = Annotated[float, Field(gt=0, lt=1)]  # an EMA decay (train.ema)
+
 
 class FinetuneConfig(BaseModel):
     """Supervised fine-tuning of a causal LM on whole conversations (loss on assistant calls only)."""
@@ -89,8 +88,8 @@ class FinetuneConfig(BaseModel):
     bf16: bool | Literal["auto"] = Field(
         default="auto",
         description="bf16 mixed precision; auto = on a GPU that has it. `true` also works on a CPU with bf16 "
-        "instructions (AVX512-BF16/AMX: 1.33x faster for the demo model in bench/train_throughput.py; much slower without them). Trained "
-        "weights stay fp32 under autocast; a frozen LoRA base is loaded in bf16.",
+        "instructions (AVX512-BF16/AMX: 1.33x faster for the demo model in bench/train_throughput.py; much "
+        "slower without them). Trained weights stay fp32 under autocast; a frozen LoRA base is loaded in bf16.",
     )
     resume: bool = Field(default=True, description="Resume from the run directory's last checkpoint if any.")
     merge: bool = Field(default=True, description="Merge LoRA adapters into the base and save it (merged/).")

@@ -12,10 +12,11 @@ conversations run their shared system prompt once (`train.prefix_sharing`). A sh
 times fp32 and bf16 autocast side by side and keeps the faster (bf16 where the CPU has AVX512-BF16
 or AMX); `--decision-weight W` weighs function-name and argument-key tokens W times in the loss
 (`train.decision_tokens`); `--context-weight C` adds a loss on user and tool-result tokens
-(`train.context_tokens`); `--ema D` (default 0.998; `--ema 0` = off) ships the moving average of the weights (`train.ema`); the learning rate follows a cosine over wall-clock time and training
-stops at `--minutes`. The model lands in `settings.demo_model_dir` (`<RESTO_HOME>/models/demo`),
-where `resto chat` finds it when no hub model is available. Interrupted? Run the same command again: it resumes from the last checkpoint in
-`<RESTO_HOME>/runs/demo` (with a fresh time budget).
+(`train.context_tokens`); `--ema D` (default 0.998; `--ema 0` = off) ships the moving average of the
+weights (`train.ema`). The learning rate follows a cosine over wall-clock time and training stops at
+`--minutes`. The model lands in `settings.demo_model_dir` (`<RESTO_HOME>/models/demo`), where
+`resto chat` finds it when no hub model is available. Interrupted? Run the same command again: it
+resumes from the last checkpoint in `<RESTO_HOME>/runs/demo` (with a fresh time budget).
 """
 
 from __future__ import annotations

@@ -204,7 +204,7 @@ def finetune(
     callbacks: list[Any] | None = None,
 ) -> FinetuneResult:
     """Train on whole conversations (loss on assistant calls only); see the module docstring."""
-    from transformers import AutoTokenizer, Trainer
+    from transformers import AutoTokenizer
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -238,13 +238,10 @@ def finetune(
     model = load_model(config)
     resume = last_checkpoint(run_dir) if config.resume else None
     ema = ema_callback(config.ema_decay, resume) if config.ema_decay else None
-    trainer_class, collator = Trainer, PadCollator(tokenizer.pad_token_id)
-    if config.share_prefix and config.batch_size > 1:
-        trainer_class = conversation_trainer_class()
-        collator = PrefixSharingCollator(tokenizer.pad_token_id)
-    elif config.decision_weight != 1.0 or config.context_weight > 0:
-        trainer_class = conversation_trainer_class()
-    trainer = trainer_class(
+    # the batch says which loss runs (train.trainer): shared prefix, weights, or the Trainer's own
+    sharing = config.share_prefix and config.batch_size > 1
+    collator = (PrefixSharingCollator if sharing else PadCollator)(tokenizer.pad_token_id)
+    trainer = conversation_trainer_class()(
         model=model,
         args=_training_args(config, run_dir, eval_ds is not None),
         train_dataset=TokenizedDataset(examples),

@@ -1,9 +1,10 @@
 """The Trainer that trains on whole conversations: shared-prefix batches and per-token loss weights.
 
-`train.finetune` uses `conversation_trainer_class()` instead of the plain `transformers.Trainer`
-when a batch can share its prefix (`train.prefix_sharing`) or when the examples carry loss weights
-(`train.decision_tokens`) or context weights (`train.context_tokens`). It only overrides `compute_loss`, so checkpoints, exact resume,
-accumulation, schedulers and `accelerate launch` stay the Trainer's own.
+`train.finetune` trains with `conversation_trainer_class()`. Batches can share their prefix
+(`train.prefix_sharing`) and carry loss weights (`train.decision_tokens`) or context weights
+(`train.context_tokens`); a batch with none of these gets the Trainer's own loss. It only overrides
+`compute_loss`, so checkpoints, exact resume, accumulation, schedulers and `accelerate launch` stay
+the Trainer's own.
 
 Which loss runs:
 - shared prefix (batch of several rows, prefix ≥ MIN_SHARED_PREFIX, training, one process, no
