@@ -54,6 +54,8 @@ def register_model_tiny(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden", type=int, default=defaults.hidden, help="hidden size")
     p.add_argument("--heads", type=int, default=defaults.heads, help="attention heads")
     p.add_argument("--seed", type=int, default=defaults.seed, help="weight init seed")
+    p.add_argument("--tokenizer", choices=("words", "lines"), default=defaults.pre_tokenizer,
+                   help="where BPE pieces may end: words (like Qwen) or lines (merges span words)")
     p.set_defaults(func=cmd_model_tiny)
 
 
@@ -65,7 +67,7 @@ def cmd_model_tiny(args: argparse.Namespace, settings: Settings) -> int:
     try:
         config = TinyConfig(
             vocab_size=args.vocab, layers=args.layers, hidden=args.hidden, heads=args.heads,
-            kv_heads=max(1, args.heads // 2), seed=args.seed,
+            kv_heads=max(1, args.heads // 2), seed=args.seed, pre_tokenizer=args.tokenizer,
         )
     except ValidationError as exc:
         raise UserError(f"invalid model size: {exc.errors()[0]['loc'][0]} {exc.errors()[0]['msg']}") from None

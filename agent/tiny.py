@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -37,6 +37,15 @@ SPECIAL_TOKENS = [
 QWEN_SPLIT_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
+# "lines": pieces end only at line breaks and digits, so merges may span words and JSON punctuation.
+# A model trained from scratch on one fixed format gains most from that: the tool-call scaffolding
+# (`{"name": "respond_to_user", "arguments": {"message": "`) and the system prompt's lines become a
+# few tokens each, and a rendered S1 conversation drops from 1,943 to ~840 tokens at a 2,048
+# vocabulary (bench/tokenizer_fit.py). Digits stay one token each, as in Qwen, so times, dates and
+# party sizes are read and written digit by digit.
+LINES_SPLIT_PATTERN = r"\r?\n|\p{N}"
+SPLIT_PATTERNS = {"words": QWEN_SPLIT_PATTERN, "lines": LINES_SPLIT_PATTERN}
+PreTokenizer = Literal["words", "lines"]
 
 BUILTIN_CORPUS = [
     "I am looking for a restaurant in San Jose that serves Italian food.",
@@ -64,6 +73,12 @@ class TinyConfig(BaseModel):
     heads: int = Field(default=4, ge=1, description="attention heads")
     kv_heads: int = Field(default=2, ge=1, description="key/value heads (GQA, like Qwen3)")
     intermediate: int | None = Field(default=None, description="MLP size; default 3 × hidden")
+    pre_tokenizer: PreTokenizer = Field(
+        default="words",
+        description="Where BPE pieces may end: 'words' splits like Qwen (words, punctuation runs, digits); "
+        "'lines' only at line breaks and digits, so merges span words and JSON punctuation (far fewer "
+        "tokens on a fixed format; LINES_SPLIT_PATTERN)",
+    )
     max_positions: int = Field(default=8192, description="max_position_embeddings")
     seed: int = Field(default=0, description="weight init seed")
 
@@ -90,14 +105,15 @@ def corpus_from_data_dir(data_dir: Path | None, limit_chars: int = 3_000_000) ->
                     return
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int):
-    """A Qwen-style byte-level BPE `tokenizers.Tokenizer` with the chat special tokens."""
+def train_tokenizer(texts: Iterable[str], vocab_size: int, pre_tokenizer: PreTokenizer = "words"):
+    """A Qwen-style byte-level BPE `tokenizers.Tokenizer` with the chat special tokens; pieces split as
+    `pre_tokenizer` says (TinyConfig.pre_tokenizer)."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [
-            pre_tokenizers.Split(Regex(QWEN_SPLIT_PATTERN), behavior="isolated", invert=False),
+            pre_tokenizers.Split(Regex(SPLIT_PATTERNS[pre_tokenizer]), behavior="isolated", invert=False),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ]
     )
@@ -154,7 +170,9 @@ def build_tiny_model(
     out.mkdir(parents=True, exist_ok=True)
     corpus = [*BUILTIN_CORPUS, BENCHMARK_TASK_DESCRIPTION, DEFAULT_SYSTEM_TEMPLATE, *texts]
     corpus.extend(corpus_from_data_dir(data_dir))
-    tokenizer = _chat_tokenizer(train_tokenizer(corpus, config.vocab_size), config.max_positions)
+    tokenizer = _chat_tokenizer(
+        train_tokenizer(corpus, config.vocab_size, config.pre_tokenizer), config.max_positions
+    )
     tokenizer.save_pretrained(out)
 
     head_dim = config.hidden // config.heads

@@ -1,5 +1,7 @@
 """Tokens per conversation: a BPE tokenizer trained on SGD text vs. one also trained on the rendered
-conversations (what `resto model demo` builds, `agent.tiny.rendered_corpus`).
+conversations (`agent.tiny.rendered_corpus`), with Qwen's word split and with the "lines" split
+(`TinyConfig.pre_tokenizer`: pieces end only at line breaks and digits; what `resto model demo`
+builds).
 
     RESTO_DATA_DIR=../shared/data .venv/bin/python bench/tokenizer_fit.py [--vocab 2048]
 
@@ -46,9 +48,12 @@ def main() -> int:
     config = TinyConfig(vocab_size=args.vocab, layers=1, hidden=32, heads=2, kv_heads=1)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, extra in (("SGD text", []), ("SGD text + rendered", texts)):
+        variants = (("SGD text", [], "words"), ("SGD text + rendered", texts, "words"),
+                    ("... + rendered, lines", texts, "lines"))
+        for i, (name, extra, split) in enumerate(variants):
+            variant = config.model_copy(update={"pre_tokenizer": split})
             tok = AutoTokenizer.from_pretrained(
-                build_tiny_model(Path(tmp) / name.replace(" ", "_"), config, texts=extra, data_dir=data_dir)
+                build_tiny_model(Path(tmp) / str(i), variant, texts=extra, data_dir=data_dir)
             )
             assert render_conversation(tok, traces[0].messages, tools) == texts[0]
             _, report = build_examples(tok, traces, tools)
@@ -58,9 +63,11 @@ def main() -> int:
     print(f"{'tokenizer trained on':22} {'system prompt':>13} {'mean/conversation':>17} {'supervised':>10}")
     for name, (sys_tokens, mean, supervised) in rows.items():
         print(f"{name:22} {sys_tokens:13d} {mean:17.0f} {supervised:10d}")
-    (s0, m0, u0), (s1, m1, u1) = rows.values()
+    (s0, m0, u0), (s1, m1, u1), (s2, m2, u2) = rows.values()
     print(f"ratio: the fitted tokenizer reads a conversation in {m1 / m0:.2f}x the tokens "
           f"(system prompt {s1 / s0:.2f}x, supervised {u1 / u0:.2f}x)")
+    print(f"ratio: fitted with the lines split, {m2 / m0:.2f}x (system prompt {s2 / s0:.2f}x, supervised "
+          f"{u2 / u0:.2f}x); {m2 / m1:.2f}x the fitted word-split tokenizer")
     return 0
 
 

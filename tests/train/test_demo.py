@@ -70,7 +70,7 @@ def test_calibration_times_shared_prefix_batches(tiny_model_dir, small_traces):
 @pytest.mark.parametrize(
     "flags",
     [["--batch-size", "0"], ["--lr", "-1"], ["--augment", "-2"], ["--layers", "0"], ["--decision-weight", "0"],
-     ["--context-weight", "-1"], ["--ema", "1"], ["--weight-decay", "-0.1"]],
+     ["--context-weight", "-1"], ["--ema", "1"], ["--weight-decay", "-0.1"], ["--vocab", "100"]],
 )
 def test_bad_demo_flags_are_one_clear_error(flags, capsys, tmp_path):
     from cli.main import main
@@ -138,3 +138,9 @@ def test_demo_flags_reach_the_config(monkeypatch, tmp_path):
     assert (config.context_weight, config.ema_decay, config.weight_decay) == (0.0, 0.998, 0.01)
     assert main(["model", "demo", "--ema", "0"]) == 0
     assert seen["config"].ema_decay is None  # the last weights
+    default_tiny = demo.DemoConfig().tiny
+    assert main(["model", "demo", "--layers", "6"]) == 0  # one size flag keeps the demo's other defaults
+    assert seen["config"].tiny == default_tiny.model_copy(update={"layers": 6})
+    assert main(["model", "demo", "--tokenizer", "words", "--vocab", "4096", "--hidden", "128"]) == 0
+    tiny = seen["config"].tiny
+    assert (tiny.pre_tokenizer, tiny.vocab_size, tiny.hidden, tiny.layers) == ("words", 4096, 128, default_tiny.layers)
