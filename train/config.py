@@ -77,6 +77,14 @@ class FinetuneConfig(BaseModel):
         "model trained from scratch to copy from its context. 0 = loss on the assistant calls only. The "
         "labels, the mask check and evaluation are unchanged.",
     )
+    context_noise: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="Each epoch, replace every user-text and tool-result token with this probability by a "
+        "random token (train.token_noise): word dropout, so decisions cannot hang on the exact words of "
+        "the training conversations. Assistant calls, labels and evaluation are unchanged. 0 = off.",
+    )
     ema_decay: Decay | None = Field(
         default=None,
         description="Also keep an exponential moving average of the trained weights with this decay (e.g. "
@@ -95,6 +103,13 @@ class FinetuneConfig(BaseModel):
     merge: bool = Field(default=True, description="Merge LoRA adapters into the base and save it (merged/).")
     progress: bool = Field(default=True, description="Show progress bars.")
     tool_result_role: Literal["user", "tool"] = Field(default="user", description="See agent.render.RenderConfig.")
+
+    @model_validator(mode="after")
+    def _noise_or_context_loss(self) -> FinetuneConfig:
+        # the context loss predicts the input tokens themselves, which noise would replace
+        if self.context_noise > 0 and self.context_weight > 0:
+            raise ValueError("context_noise and context_weight cannot both be on (the context loss would learn the noise)")
+        return self
 
 
 class ScenarioSource(BaseModel):

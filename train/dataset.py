@@ -27,6 +27,7 @@ class Example:
     labels: list[int]
     weights: list[float] | None = None  # per-token loss weights (train.decision_tokens); None = all 1
     context: list[float] | None = None  # loss weights of context tokens (train.context_tokens); None = none
+    noise: list[bool] | None = None  # positions context noise may replace (train.token_noise); None = none
 
     @property
     def supervised(self) -> int:
@@ -56,11 +57,16 @@ def build_examples(
     max_length: int = 8192,
     decision_weight: float = 1.0,
     context_weight: float = 0.0,
+    context_noise: bool = False,
 ) -> tuple[list[Example], DatasetReport]:
     """Tokenize whole conversations; raises MaskError naming the conversation on a bad mask.
     `decision_weight` != 1 adds per-token loss weights on function names and argument keys;
-    `context_weight` > 0 adds the auxiliary loss on user and tool-result tokens."""
+    `context_weight` > 0 adds the auxiliary loss on user and tool-result tokens; `context_noise` marks
+    the user and tool-result tokens that `train.token_noise` may replace."""
+    from train.token_noise import noise_mask
+
     render = render or RenderConfig()
+    special = set(tokenizer.all_special_ids)
     report = DatasetReport()
     out: list[Example] = []
     for i, trace in enumerate(traces):
@@ -75,7 +81,8 @@ def build_examples(
             continue
         weights = loss_weights(tokens, decision_weight) if decision_weight != 1.0 else None
         context = context_weights(tokens, context_weight) if context_weight > 0 else None
-        ex = Example(ids, tokens.labels, weights, context)
+        noise = noise_mask(tokens, special) if context_noise else None
+        ex = Example(ids, tokens.labels, weights, context, noise)
         out.append(ex)
         report.tokens += len(ids)
         report.supervised_tokens += ex.supervised
@@ -115,6 +122,7 @@ def expand_per_turn(examples: list[Example]) -> list[Example]:
                     labels,
                     ex.weights[:e] if ex.weights else None,
                     ex.context[:e] if ex.context else None,
+                    ex.noise[:e] if ex.noise else None,
                 )
             )
     return out

@@ -1,7 +1,8 @@
 """The offline demo model: a ~4M-parameter Qwen3 trained from scratch on CPU on the S1 traces.
 
     resto model demo [--minutes 20] [--out DIR] [--batch-size 2 --lr 2e-3 --augment 0 --seed 0]
-                     [--decision-weight 1] [--context-weight 0] [--ema 0.998] [--weight-decay 0.01]
+                     [--decision-weight 1] [--context-weight 0] [--context-noise 0] [--ema 0.998]
+                     [--weight-decay 0.01] [--tokenizer words|lines --vocab 2048]
                      [--bf16 auto|on|off] [--layers 4 --hidden 256]
 
 Builds the tiny architecture and a BPE tokenizer (`agent.tiny`) trained on SGD text and on the S1
@@ -12,7 +13,8 @@ conversations run their shared system prompt once (`train.prefix_sharing`). A sh
 times fp32 and bf16 autocast side by side and keeps the faster (bf16 where the CPU has AVX512-BF16
 or AMX); `--decision-weight W` weighs function-name and argument-key tokens W times in the loss
 (`train.decision_tokens`); `--context-weight C` adds a loss on user and tool-result tokens
-(`train.context_tokens`); `--ema D` (default 0.998; `--ema 0` = off) ships the moving average of the
+(`train.context_tokens`); `--context-noise P` replaces user and tool-result tokens at random, afresh
+each epoch (word dropout, `train.token_noise`); `--ema D` (default 0.998; `--ema 0` = off) ships the moving average of the
 weights (`train.ema`). The learning rate follows a cosine over wall-clock time and training stops at
 `--minutes`. The model lands in `settings.demo_model_dir` (`<RESTO_HOME>/models/demo`), where
 `resto chat` finds it when no hub model is available. Interrupted? Run the same command again: it
@@ -27,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from agent.settings import Settings
 from agent.tiny import TinyConfig, build_tiny_model, rendered_corpus
@@ -68,6 +70,13 @@ class DemoConfig(BaseModel):
         ge=0,
         description="Auxiliary loss weight of user and tool-result tokens (train.context_tokens).",
     )
+    context_noise: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="Replace each user-text and tool-result token with this probability, afresh each epoch "
+        "(word dropout, train.token_noise).",
+    )
     weight_decay: float = Field(default=0.01, ge=0, description="AdamW weight decay.")
     ema_decay: Decay | None = Field(
         default=0.998,
@@ -83,6 +92,12 @@ class DemoConfig(BaseModel):
     )
     seed: int = 0
     max_steps: int | None = Field(default=None, description="Fixed step count instead of the time budget.")
+
+    @model_validator(mode="after")
+    def _noise_or_context_loss(self) -> DemoConfig:
+        if self.context_noise > 0 and self.context_weight > 0:  # FinetuneConfig's rule, checked before any work
+            raise ValueError("--context-noise and --context-weight cannot both be on")
+        return self
 
 
 def time_budget_callback(seconds: float, peak_lr: float, warmup_steps: int):
@@ -228,6 +243,7 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
         bf16=bf16,
         decision_weight=config.decision_weight,
         context_weight=config.context_weight,
+        context_noise=config.context_noise,
         ema_decay=config.ema_decay,
     )
     result = finetune(ft, traces, run_dir, callbacks=callbacks)

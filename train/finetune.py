@@ -21,6 +21,8 @@ a CPU with `bf16: true` (autocast; trained weights stay fp32). Batches that shar
 run it once (`share_prefix`), `decision_weight` weighs the function-name and argument-key tokens
 in the loss, and `context_weight` adds a language-modelling term on user and tool-result tokens
 (for models trained from scratch); all are `train.trainer.ConversationTrainer`, a `compute_loss` override.
+`context_noise` replaces user and tool-result tokens at random, afresh each epoch (word dropout,
+`train.token_noise`).
 Multi-GPU: run the same command under `accelerate launch -m cli.main train direct CONFIG` (DDP, or
 FSDP via an accelerate config) — the Trainer picks the launcher's environment up with no code change.
 """
@@ -39,6 +41,7 @@ from train.config import FinetuneConfig
 from train.dataset import PadCollator, TokenizedDataset, build_examples, preflight
 from train.ema import ema_callback
 from train.prefix_sharing import PrefixSharingCollator
+from train.token_noise import NoisyDataset, epoch_callback, replacement_ids
 from train.trainer import conversation_trainer_class
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "finetune", "load_model", "default_tools"]
@@ -216,7 +219,8 @@ def finetune(
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     examples, report = build_examples(
-        tokenizer, train_traces, tools, render, config.max_length, config.decision_weight, config.context_weight
+        tokenizer, train_traces, tools, render, config.max_length, config.decision_weight, config.context_weight,
+        context_noise=config.context_noise > 0,
     )
     preflight(tokenizer, examples)  # fails the run on any bad mask, before loading the model
     eval_ds = None
@@ -241,14 +245,19 @@ def finetune(
     # the batch says which loss runs (train.trainer): shared prefix, weights, or the Trainer's own
     sharing = config.share_prefix and config.batch_size > 1
     collator = (PrefixSharingCollator if sharing else PadCollator)(tokenizer.pad_token_id)
+    train_ds = TokenizedDataset(examples)
+    extra_callbacks = [ema] if ema else []
+    if config.context_noise > 0:
+        train_ds = NoisyDataset(examples, config.context_noise, replacement_ids(tokenizer), config.seed)
+        extra_callbacks.append(epoch_callback(train_ds))
     trainer = conversation_trainer_class()(
         model=model,
         args=_training_args(config, run_dir, eval_ds is not None),
-        train_dataset=TokenizedDataset(examples),
+        train_dataset=train_ds,
         eval_dataset=eval_ds,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[MetricsLog(run_dir / "metrics.jsonl"), *(callbacks or []), *([ema] if ema else [])],
+        callbacks=[MetricsLog(run_dir / "metrics.jsonl"), *(callbacks or []), *extra_callbacks],
     )
     if resume and config.progress:
         print(f"resuming from {resume}")

@@ -70,7 +70,8 @@ def test_calibration_times_shared_prefix_batches(tiny_model_dir, small_traces):
 @pytest.mark.parametrize(
     "flags",
     [["--batch-size", "0"], ["--lr", "-1"], ["--augment", "-2"], ["--layers", "0"], ["--decision-weight", "0"],
-     ["--context-weight", "-1"], ["--ema", "1"], ["--weight-decay", "-0.1"], ["--vocab", "100"]],
+     ["--context-weight", "-1"], ["--ema", "1"], ["--weight-decay", "-0.1"], ["--vocab", "100"],
+     ["--context-noise", "1"], ["--context-noise", "0.1", "--context-weight", "0.5"]],
 )
 def test_bad_demo_flags_are_one_clear_error(flags, capsys, tmp_path):
     from cli.main import main
@@ -126,12 +127,15 @@ def test_demo_flags_reach_the_config(monkeypatch, tmp_path):
 
     monkeypatch.setattr(demo, "train_demo", fake)
     args = ["model", "demo", "--sgd-segments", "--seed", "3", "--decision-weight", "5", "--bf16", "off",
-            "--context-weight", "0.5", "--ema", "0.998", "--weight-decay", "0.1"]
+            "--context-weight", "0.5", "--ema", "0.998", "--weight-decay", "0.1", "--tokenizer", "lines"]
     assert main(args) == 0
     config = seen["config"]
     assert config.sgd_segments and config.seed == 3 and config.tiny.seed == 3
     assert config.decision_weight == 5.0 and config.bf16 is False
     assert (config.context_weight, config.ema_decay, config.weight_decay) == (0.5, 0.998, 0.1)
+    assert config.tiny.pre_tokenizer == "lines"
+    assert main(["model", "demo", "--context-noise", "0.15"]) == 0
+    assert seen["config"].context_noise == 0.15
     assert main(["model", "demo"]) == 0
     config = seen["config"]
     assert not config.sgd_segments and config.bf16 == "auto" and config.decision_weight == 1.0
