@@ -38,11 +38,10 @@ QWEN_SPLIT_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 # "lines": pieces end only at line breaks and digits, so merges may span words and JSON punctuation.
-# A model trained from scratch on one fixed format gains most from that: the tool-call scaffolding
-# (`{"name": "respond_to_user", "arguments": {"message": "`) and the system prompt's lines become a
-# few tokens each, and a rendered S1 conversation drops from 1,943 to ~840 tokens at a 2,048
-# vocabulary (bench/tokenizer_fit.py). Digits stay one token each, as in Qwen, so times, dates and
-# party sizes are read and written digit by digit.
+# The tool-call scaffolding (`{"name": "respond_to_user", "arguments": {"message": "`) and the system
+# prompt's lines become a few tokens each, and a rendered S1 conversation drops from 1,943 to 842
+# tokens at a 2,048 vocabulary (bench/tokenizer_fit.py). Digits stay one token each, as in Qwen.
+# Faster to train, but the demo model scored lower with it, also at equal epochs (README, train).
 LINES_SPLIT_PATTERN = r"\r?\n|\p{N}"
 SPLIT_PATTERNS = {"words": QWEN_SPLIT_PATTERN, "lines": LINES_SPLIT_PATTERN}
 PreTokenizer = Literal["words", "lines"]

@@ -75,8 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden", type=int, help="hidden size of a fresh model (default 256)")
     p.add_argument("--vocab", type=int, dest="vocab_size", help="BPE vocabulary of a fresh tokenizer (default 2048)")
     p.add_argument("--tokenizer", choices=("words", "lines"), dest="pre_tokenizer",
-                   help="where BPE pieces may end: words (like Qwen) or lines (merges span words; "
-                   "default, see agent.tiny)")
+                   help="where BPE pieces may end: words (like Qwen, the default) or lines (merges span "
+                   "words; fewer tokens, scored lower: README)")
     p.add_argument("--sgd-segments", action="store_true", default=None, dest="sgd_segments",
                    help="also train on the restaurant parts of SGD's multi-domain dialogues (515 more)")
     p.add_argument("--seed", type=int, help="seed of the weight init and the data order (default 0)")
@@ -171,8 +171,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     # --ema 0 ships the last weights (no average)
     ema = {} if args.ema_decay is None else {"ema_decay": args.ema_decay or None}
     try:  # validated like a config file: a bad flag value is one clear error
-        # flags change the demo's own architecture defaults, not TinyConfig's
-        tiny = TinyConfig(**{**DemoConfig().tiny.model_dump(), **given("layers", "hidden", "seed", "vocab_size", "pre_tokenizer")})
+        tiny = TinyConfig(**given("layers", "hidden", "seed", "vocab_size", "pre_tokenizer"))
         config = DemoConfig(minutes=args.minutes, max_steps=args.steps, tiny=tiny,
                             **given("batch_size", "lr", "augment_copies", "decision_weight", "context_weight", "context_noise", "seed",
                                     "sgd_segments", "weight_decay"), **ema,

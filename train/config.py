@@ -26,6 +26,12 @@ STUDENT_HUB_IDS = {"Qwen3-1.7B": "Qwen/Qwen3-1.7B", "Qwen3-0.6B": "Qwen/Qwen3-0.
 Decay = Annotated[float, Field(gt=0, lt=1)]  # an EMA decay (train.ema)
 
 
+def check_noise_or_context_loss(context_noise: float, context_weight: float) -> None:
+    """The context loss predicts the input tokens themselves, which context noise would replace."""
+    if context_noise > 0 and context_weight > 0:
+        raise ValueError("context_noise and context_weight cannot both be on (the context loss would learn the noise)")
+
+
 class FinetuneConfig(BaseModel):
     """Supervised fine-tuning of a causal LM on whole conversations (loss on assistant calls only)."""
 
@@ -106,9 +112,7 @@ class FinetuneConfig(BaseModel):
 
     @model_validator(mode="after")
     def _noise_or_context_loss(self) -> FinetuneConfig:
-        # the context loss predicts the input tokens themselves, which noise would replace
-        if self.context_noise > 0 and self.context_weight > 0:
-            raise ValueError("context_noise and context_weight cannot both be on (the context loss would learn the noise)")
+        check_noise_or_context_loss(self.context_noise, self.context_weight)
         return self
 
 

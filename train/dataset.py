@@ -66,7 +66,7 @@ def build_examples(
     from train.token_noise import noise_mask
 
     render = render or RenderConfig()
-    special = set(tokenizer.all_special_ids)
+    special = set(tokenizer.all_special_ids) if context_noise else set()
     report = DatasetReport()
     out: list[Example] = []
     for i, trace in enumerate(traces):

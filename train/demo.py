@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field, model_validator
 from agent.settings import Settings
 from agent.tiny import TinyConfig, build_tiny_model, rendered_corpus
 from train.augment import augment
-from train.config import Decay, FinetuneConfig
+from train.config import Decay, FinetuneConfig, check_noise_or_context_loss
 from train.finetune import FinetuneResult, default_tools, finetune, last_checkpoint
 from train.sgd_traces import s1_traces
 
@@ -95,8 +95,7 @@ class DemoConfig(BaseModel):
 
     @model_validator(mode="after")
     def _noise_or_context_loss(self) -> DemoConfig:
-        if self.context_noise > 0 and self.context_weight > 0:  # FinetuneConfig's rule, checked before any work
-            raise ValueError("--context-noise and --context-weight cannot both be on")
+        check_noise_or_context_loss(self.context_noise, self.context_weight)  # before any work, not at finetune
         return self
 
 

@@ -9,23 +9,14 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
-from agent.conversation import ToolCall, user_message
 from agent.render import IGNORE_INDEX, RenderConfig, render_training_tokens
 from agent.trace_io import Trace
 from train.dataset import TokenizedDataset, build_examples
 from train.finetune import FinetuneConfig, default_tools, finetune
 from train.token_noise import NoisyDataset, noise_mask, replacement_ids, user_content_spans
 
+from .test_context_tokens import conversation
 from .test_finetune import Crash, config, losses
-
-
-def conversation(city: str = "Oakland") -> list[dict]:
-    return [
-        user_message(f"Thai food in {city} please"),
-        ToolCall("FindRestaurants", {"city": city, "cuisine": "Thai"}).to_message(),
-        user_message(f'[{{"restaurant_name": "Thai Basil", "city": "{city}"}}]'),
-        ToolCall("respond_to_user", {"message": "How about Thai Basil?"}).to_message(),
-    ]
 
 
 def test_the_mask_covers_user_text_and_tool_results_only(tiny_model_dir):
