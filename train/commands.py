@@ -6,7 +6,7 @@
     resto traces stats FILE [--reference CLEAN_FILE] [--strict]
     resto train direct CONFIG.yaml
     resto model demo [--minutes 20] [--out DIR] [--batch-size 2 --lr 2e-3 --augment 0 --layers 4 --hidden 256 --bf16 auto
-                      --decision-weight 1 --context-weight 0 --ema 0.998 --weight-decay 0.01 --sgd-segments --seed 0]
+                      --decision-weight 1 --context-weight 0 --ema 0.998 --weight-decay 0.01 --sgd-segments --restaurants-2 --seed 0]
 """
 
 from __future__ import annotations
@@ -79,6 +79,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "words; fewer tokens, scored lower: README)")
     p.add_argument("--sgd-segments", action="store_true", default=None, dest="sgd_segments",
                    help="also train on the restaurant parts of SGD's multi-domain dialogues (515 more)")
+    p.add_argument("--restaurants-2", action="store_true", default=None, dest="restaurants_2",
+                   help="also train on SGD's Restaurants_2 dialogues in the Restaurants_1 schema (129 more)")
     p.add_argument("--seed", type=int, help="seed of the weight init and the data order (default 0)")
     p.add_argument("--decision-weight", type=float, dest="decision_weight",
                    help="loss weight of function-name and argument-key tokens (default 1)")
@@ -174,7 +176,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         tiny = TinyConfig(**given("layers", "hidden", "seed", "vocab_size", "pre_tokenizer"))
         config = DemoConfig(minutes=args.minutes, max_steps=args.steps, tiny=tiny,
                             **given("batch_size", "lr", "augment_copies", "decision_weight", "context_weight", "context_noise", "seed",
-                                    "sgd_segments", "weight_decay"), **ema,
+                                    "sgd_segments", "restaurants_2", "weight_decay"), **ema,
                             **({"bf16": {"auto": "auto", "on": True, "off": False}[args.bf16]} if args.bf16 else {}))
     except ValueError as exc:
         raise UserError(f"resto model demo: {exc}") from None

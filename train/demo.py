@@ -60,6 +60,11 @@ class DemoConfig(BaseModel):
         description="Add the restaurant parts of SGD's multi-domain train dialogues (515 conversations, "
         "train.sgd_segments) to the 327 S1 traces.",
     )
+    restaurants_2: bool = Field(
+        default=False,
+        description="Add SGD's single-domain Restaurants_2 dialogues (dev and test splits) mapped onto the "
+        "Restaurants_1 schema (129 conversations, train.restaurants_2) to the 327 S1 traces.",
+    )
     decision_weight: float = Field(
         default=1.0,
         gt=0,
@@ -206,6 +211,12 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
 
         extra = restaurant_segments_traces(settings.sgd_dir())
         print(f"adding {len(extra)} restaurant segments of multi-domain SGD dialogues", flush=True)
+        traces = traces + extra
+    if config.restaurants_2:
+        from train.restaurants_2 import restaurants_2_traces
+
+        extra = restaurants_2_traces(settings.sgd_dir())
+        print(f"adding {len(extra)} Restaurants_2 dialogues in the Restaurants_1 schema", flush=True)
         traces = traces + extra
     traces = augment(traces, config.augment_copies, seed=config.seed)
     examples, report = build_examples(tokenizer, traces, default_tools())

@@ -126,11 +126,11 @@ def test_demo_flags_reach_the_config(monkeypatch, tmp_path):
         return demo.FinetuneResult(tmp_path, tmp_path, {})
 
     monkeypatch.setattr(demo, "train_demo", fake)
-    args = ["model", "demo", "--sgd-segments", "--seed", "3", "--decision-weight", "5", "--bf16", "off",
+    args = ["model", "demo", "--sgd-segments", "--restaurants-2", "--seed", "3", "--decision-weight", "5", "--bf16", "off",
             "--context-weight", "0.5", "--ema", "0.998", "--weight-decay", "0.1", "--tokenizer", "lines"]
     assert main(args) == 0
     config = seen["config"]
-    assert config.sgd_segments and config.seed == 3 and config.tiny.seed == 3
+    assert config.sgd_segments and config.restaurants_2 and config.seed == 3 and config.tiny.seed == 3
     assert config.decision_weight == 5.0 and config.bf16 is False
     assert (config.context_weight, config.ema_decay, config.weight_decay) == (0.5, 0.998, 0.1)
     assert config.tiny.pre_tokenizer == "lines"
@@ -138,7 +138,7 @@ def test_demo_flags_reach_the_config(monkeypatch, tmp_path):
     assert seen["config"].context_noise == 0.15
     assert main(["model", "demo"]) == 0
     config = seen["config"]
-    assert not config.sgd_segments and config.bf16 == "auto" and config.decision_weight == 1.0
+    assert not config.sgd_segments and not config.restaurants_2 and config.bf16 == "auto" and config.decision_weight == 1.0
     assert (config.context_weight, config.ema_decay, config.weight_decay) == (0.0, 0.998, 0.01)
     assert main(["model", "demo", "--ema", "0"]) == 0
     assert seen["config"].ema_decay is None  # the last weights
