@@ -33,9 +33,12 @@ from pydantic import BaseModel, Field, model_validator
 
 from agent.settings import Settings
 from agent.tiny import TinyConfig, build_tiny_model, rendered_corpus
+from agent.trace_io import Trace
 from train.augment import augment
 from train.config import Decay, FinetuneConfig, check_noise_or_context_loss
 from train.finetune import FinetuneResult, default_tools, finetune, last_checkpoint
+from train.restaurants_2 import restaurants_2_traces
+from train.sgd_segments import restaurant_segments_traces
 from train.sgd_traces import s1_traces
 
 BF16_MIN_GAIN = 1.1  # below this, fp32's extra precision is worth more than the speed
@@ -190,6 +193,21 @@ def choose_precision(model_dir: Path, examples, batch_size: int, bf16: bool | st
     return (True, half) if half >= BF16_MIN_GAIN * fp32 else (False, fp32)
 
 
+def extra_sgd_traces(config: DemoConfig, sgd_dir: Path) -> list[Trace]:
+    """The SGD conversations the flags add to the S1 traces (none by default)."""
+    sources = [
+        (config.sgd_segments, restaurant_segments_traces, "restaurant segments of multi-domain SGD dialogues"),
+        (config.restaurants_2, restaurants_2_traces, "Restaurants_2 dialogues in the Restaurants_1 schema"),
+    ]
+    extra: list[Trace] = []
+    for wanted, load, label in sources:
+        if wanted:
+            traces = load(sgd_dir)
+            print(f"adding {len(traces)} {label}", flush=True)
+            extra += traces
+    return extra
+
+
 def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConfig | None = None) -> FinetuneResult:
     from transformers import AutoTokenizer
 
@@ -206,18 +224,7 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
         texts = rendered_corpus([t.messages for t in traces], default_tools())
         build_tiny_model(base_dir, config.tiny, texts=texts, data_dir=data_dir)
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    if config.sgd_segments:
-        from train.sgd_segments import restaurant_segments_traces
-
-        extra = restaurant_segments_traces(settings.sgd_dir())
-        print(f"adding {len(extra)} restaurant segments of multi-domain SGD dialogues", flush=True)
-        traces = traces + extra
-    if config.restaurants_2:
-        from train.restaurants_2 import restaurants_2_traces
-
-        extra = restaurants_2_traces(settings.sgd_dir())
-        print(f"adding {len(extra)} Restaurants_2 dialogues in the Restaurants_1 schema", flush=True)
-        traces = traces + extra
+    traces = traces + extra_sgd_traces(config, settings.sgd_dir())
     traces = augment(traces, config.augment_copies, seed=config.seed)
     examples, report = build_examples(tokenizer, traces, default_tools())
     steps = config.max_steps

@@ -148,3 +148,12 @@ def test_demo_flags_reach_the_config(monkeypatch, tmp_path):
     assert main(["model", "demo", "--tokenizer", "words", "--vocab", "4096", "--hidden", "128"]) == 0
     tiny = seen["config"].tiny
     assert (tiny.pre_tokenizer, tiny.vocab_size, tiny.hidden, tiny.layers) == ("words", 4096, 128, default_tiny.layers)
+
+
+def test_extra_sgd_traces_come_only_from_the_flags(data_dir, tmp_path, capsys):
+    from train.demo import DemoConfig, extra_sgd_traces
+
+    assert extra_sgd_traces(DemoConfig(), tmp_path / "no-sgd-here") == []  # nothing is read by default
+    extra = extra_sgd_traces(DemoConfig(restaurants_2=True), data_dir / "sgd")
+    assert len(extra) == 129 and {t.meta["source"] for t in extra} == {"Restaurants_2"}
+    assert "adding 129 Restaurants_2 dialogues" in capsys.readouterr().out
