@@ -10,8 +10,8 @@ itself uses them in S3 (under renamed tools, as schema drift). Here they are map
 Restaurants_1 schema that resto's tools use, for `resto model demo --restaurants-2`:
 
 - slot names: location → city, category → cuisine, number_of_seats → party_size, address → street_address;
-- price_range values: cheap → inexpensive, pricey → expensive, ultra high-end → very expensive
-  (moderate and dontcare are the same in both);
+- price_range values: cheap → inexpensive, pricey → expensive, ultra high-end → very expensive, with
+  the synonyms FindRestaurants accepts from the model (`backend.tools.find_restaurants.PRICE_SYNONYMS`);
 - keys in alphabetical order, as SGD writes them;
 - both in the service calls and in their results, then S1's conversion rule
   (`train.sgd_traces.dialogue_to_messages`) as is.
@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.trace_io import Trace
+from backend.tools.find_restaurants import PRICE_SYNONYMS
 from train.sgd_traces import Dialogue, dialogue_to_messages, iter_dialogues, select_dialogues
 
 SERVICE = "Restaurants_2"
 SPLITS = ("dev", "test")
 SLOT_NAMES = {"location": "city", "category": "cuisine", "number_of_seats": "party_size", "address": "street_address"}
-PRICE_VALUES = {"cheap": "inexpensive", "pricey": "expensive", "ultra high-end": "very expensive"}
 UNMAPPED_FILTERS = ("has_seating_outdoors", "has_vegetarian_options")
 
 
@@ -47,7 +47,7 @@ def map_slots(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in values.items():
         if key == "price_range":
-            value = PRICE_VALUES.get(value, value)
+            value = PRICE_SYNONYMS.get(value, value)  # the price words FindRestaurants itself accepts
         out[SLOT_NAMES.get(key, key)] = value
     return dict(sorted(out.items()))
 

@@ -56,7 +56,8 @@ class FindRestaurantsArgs(BaseModel):
 
 PRICE_SYNONYMS = {"cheap": "inexpensive", "affordable": "inexpensive", "low": "inexpensive",
                   "average": "moderate", "medium": "moderate", "mid": "moderate", "pricey": "expensive",
-                  "high": "expensive", "high end": "very expensive", "luxury": "very expensive"}
+                  "high": "expensive", "high end": "very expensive", "luxury": "very expensive",
+                  "ultra high-end": "very expensive"}  # SGD Restaurants_2's top price (train.restaurants_2)
 
 
 def normalize_flag(value: object) -> object:
