@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.ensemble import EnsembleError, is_ensemble_dir
+
 
 class ModelLoadError(RuntimeError):
     """The model (or adapter) could not be loaded; the message is one sentence with the alternatives."""
@@ -96,6 +98,8 @@ def load_model(
     quant = _quantization_config(quantization, torch_dtype)
     if quant is not None and not device.startswith("cuda"):
         raise ModelLoadError(f"{quantization} quantization needs a CUDA GPU; load the model without it on {device}.")
+    if local and is_ensemble_dir(source):
+        return _load_ensemble(model_id_or_path, source, adapter, quant, device, torch_dtype)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
         kwargs: dict[str, Any] = {"dtype": torch_dtype, "local_files_only": offline}
@@ -122,6 +126,29 @@ def load_model(
     tags = [quantization] if quant is not None else []
     tags.append(device)
     return LoadedModel(model=model, tokenizer=tokenizer, description=f"{description} ({', '.join(tags)})", device=device)
+
+
+def _load_ensemble(name: str, source: str, adapter: str | None, quant: Any, device: str, dtype: Any) -> LoadedModel:
+    """A directory with ensemble.json (agent.ensemble): its members decoded as one model."""
+    from transformers import AutoTokenizer
+
+    from agent.ensemble_lm import load_ensemble
+
+    if adapter or quant is not None:
+        raise ModelLoadError(f"{name} is an ensemble of models; load it without an adapter or quantization.")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+        model = load_ensemble(source, dtype, device)
+    except EnsembleError as exc:
+        raise ModelLoadError(f"Cannot load ensemble {name!r}: {exc}") from exc
+    except Exception as exc:
+        raise ModelLoadError(
+            f"Cannot load ensemble {name!r}: a member or the tokenizer is not loadable ({type(exc).__name__}); {ALTERNATIVES}."
+        ) from exc
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    size = len(model.members)
+    return LoadedModel(model=model, tokenizer=tokenizer, description=f"{name} (ensemble of {size}, {device})", device=device)
 
 
 def _attach_adapter(model: Any, adapter: str, offline: bool) -> Any:

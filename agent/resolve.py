@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.ensemble import ENSEMBLE_FILE, EnsembleError, member_dirs
 from agent.settings import DEFAULT_HUB_MODEL, Settings
 
 
@@ -49,7 +50,13 @@ class Resolution:
 
 
 def is_model_dir(path: Path) -> bool:
-    """A directory `from_pretrained` can load (a config plus weights)."""
+    """A directory `from_pretrained` can load (a config plus weights), or an ensemble of such
+    directories (agent.ensemble)."""
+    if (path / ENSEMBLE_FILE).is_file():
+        try:
+            return all(is_model_dir(member) for member in member_dirs(path))
+        except EnsembleError:
+            return False
     if not (path / "config.json").is_file():
         return False
     return (

@@ -1,7 +1,7 @@
 """The report of one evaluation run: report.md, report.json, scored.jsonl and a PNG bar chart.
 
-report.md holds the metrics table, the per-function breakdown, the function-name confusion
-matrix and the worst rows (lowest judge score, then staged_tool_call, then rouge), so a reader
+report.md holds the metrics table (with the parse rate), the per-function breakdown, the
+function-name confusion matrix, the per-argument value accuracy (eval.arguments) and the worst rows (lowest judge score, then staged_tool_call, then rouge), so a reader
 sees at a glance where a model fails.
 """
 
@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from eval.arguments import argument_lines
 from eval.metrics import JUDGE_METRIC
 from eval.score import ScoreResult
 
@@ -76,6 +77,7 @@ def render_markdown(result: ScoreResult, meta: dict[str, Any], n_worst: int = 10
     for metric in result.metrics:
         lines.append(f"| {metric} | {_fmt(result.summary[metric])} |")
     lines.append(f"| function-name accuracy | {result.function_accuracy:.3f} |")
+    lines.append(f"| parse rate | {result.parse_rate:.3f} |")
 
     lines += ["", "## Per function (by reference function)", ""]
     lines.append("| function | n | " + " | ".join(result.metrics) + " |")
@@ -93,6 +95,10 @@ def render_markdown(result: ScoreResult, meta: dict[str, Any], n_worst: int = 10
         lines.append(
             f"| {ref} | " + " | ".join(str(result.confusion[ref].get(p, 0)) for p in predicted) + " |"
         )
+
+    argument_table = argument_lines(result.arguments)
+    if argument_table:
+        lines += ["", "## Argument values (rows whose predicted function is the reference's)", "", *argument_table]
 
     lines += ["", f"## Worst {n_worst} rows", ""]
     lines.append("| # | last user message | reference | prediction | staged | rouge | judge |")

@@ -2,8 +2,9 @@
 
 Adds one float column per metric to each row (`llm-as-a-judge` only with a judge; None where the
 verdict was unparseable or the request failed), and aggregates: the mean per metric, the same
-per reference function, function-name accuracy and the function-name confusion matrix
-(reference → predicted, `(no call)` when the prediction is no call).
+per reference function, function-name accuracy, the function-name confusion matrix
+(reference → predicted, `(no call)` when the prediction is no call), the parse rate and the
+per-argument value accuracy of right-function rows (eval.arguments).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eval.arguments import argument_accuracy, parse_rate
 from eval.judge import Judge, JudgeItem
 from eval.metrics import JUDGE_METRIC, TOOL_METRICS, function_name, score_pair
 
@@ -63,6 +65,8 @@ class ScoreResult:
     function_accuracy: float
     confusion: dict[str, dict[str, int]]
     judge: dict[str, Any] = field(default_factory=dict)  # name, scored, unparseable, failed
+    parse_rate: float = 0.0  # predictions the benchmark's parser reads as a call
+    arguments: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # eval.arguments
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +76,8 @@ class ScoreResult:
             "function_accuracy": self.function_accuracy,
             "confusion": self.confusion,
             "judge": self.judge,
+            "parse_rate": self.parse_rate,
+            "arguments": self.arguments,
         }
 
     def summary_lines(self) -> list[str]:
@@ -84,6 +90,7 @@ class ScoreResult:
                 text += f"  (scored {j['scored']}, unparseable {j['unparseable']}, failed {j['failed']})"
             lines.append(f"{metric}: {text}")
         lines.append(f"function-name accuracy: {self.function_accuracy:.4f}")
+        lines.append(f"parse rate: {self.parse_rate:.4f}")
         lines.append(confusion_text(self.confusion))
         return lines
 
@@ -145,4 +152,6 @@ def score_rows(rows: list[dict[str, Any]], judge: Judge | None = None) -> ScoreR
         function_accuracy=hits / len(scored) if scored else 0.0,
         confusion={ref: dict(counter) for ref, counter in confusion.items()},
         judge=judge_info,
+        parse_rate=parse_rate(scored),
+        arguments=argument_accuracy(scored),
     )

@@ -5,7 +5,7 @@
     resto traces scenario s1|s2|s3|s4|s5 [--seed N] [--n N] --out DIR
     resto traces stats FILE [--reference CLEAN_FILE] [--strict]
     resto train direct CONFIG.yaml
-    resto model demo [--minutes 20] [--out DIR] [--batch-size 2 --lr 2e-3 --augment 0 --layers 4 --hidden 256 --bf16 auto
+    resto model demo [--minutes 20] [--out DIR] [--members 1] [--batch-size 2 --lr 2e-3 --augment 0 --layers 4 --hidden 256 --bf16 auto
                       --decision-weight 1 --context-weight 0 --ema 0.998 --weight-decay 0.01 --sgd-segments --restaurants-2 --seed 0]
 """
 
@@ -91,6 +91,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ema", type=float, dest="ema_decay",
                    help="ship the moving average of the weights with this decay (default 0.998; 0 = the last weights)")
     p.add_argument("--weight-decay", type=float, dest="weight_decay", help="AdamW weight decay (default 0.01)")
+    p.add_argument("--members", type=int,
+                   help="train N models at once (seeds seed…seed+N-1, the cores split between them) and ship "
+                   "them as one ensemble (default 1)")
     p.add_argument("--bf16", choices=("auto", "on", "off"),
                    help="bf16 autocast (default auto: calibration times both and keeps the faster)")
     p.set_defaults(func=cmd_demo)
@@ -176,7 +179,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         tiny = TinyConfig(**given("layers", "hidden", "seed", "vocab_size", "pre_tokenizer"))
         config = DemoConfig(minutes=args.minutes, max_steps=args.steps, tiny=tiny,
                             **given("batch_size", "lr", "augment_copies", "decision_weight", "context_weight", "context_noise", "seed",
-                                    "sgd_segments", "restaurants_2", "weight_decay"), **ema,
+                                    "sgd_segments", "restaurants_2", "weight_decay", "members"), **ema,
                             **({"bf16": {"auto": "auto", "on": True, "off": False}[args.bf16]} if args.bf16 else {}))
     except ValueError as exc:
         raise UserError(f"resto model demo: {exc}") from None

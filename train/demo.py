@@ -1,6 +1,6 @@
 """The offline demo model: a ~4M-parameter Qwen3 trained from scratch on CPU on the S1 traces.
 
-    resto model demo [--minutes 20] [--out DIR] [--batch-size 2 --lr 2e-3 --augment 0 --seed 0]
+    resto model demo [--minutes 20] [--out DIR] [--members 1] [--batch-size 2 --lr 2e-3 --augment 0 --seed 0]
                      [--decision-weight 1] [--context-weight 0] [--context-noise 0] [--ema 0.998]
                      [--weight-decay 0.01] [--tokenizer words|lines --vocab 2048]
                      [--bf16 auto|on|off] [--layers 4 --hidden 256]
@@ -15,7 +15,8 @@ or AMX); `--decision-weight W` weighs function-name and argument-key tokens W ti
 (`train.decision_tokens`); `--context-weight C` adds a loss on user and tool-result tokens
 (`train.context_tokens`); `--context-noise P` replaces user and tool-result tokens at random, afresh
 each epoch (word dropout, `train.token_noise`); `--ema D` (default 0.998; `--ema 0` = off) ships the moving average of the
-weights (`train.ema`). The learning rate follows a cosine over wall-clock time and training stops at
+weights (`train.ema`); `--members N` trains N models at once and ships them as one ensemble
+(`train.demo_members`, `agent.ensemble`). The learning rate follows a cosine over wall-clock time and training stops at
 `--minutes`. The model lands in `settings.demo_model_dir` (`<RESTO_HOME>/models/demo`), where
 `resto chat` finds it when no hub model is available. Interrupted? Run the same command again: it
 resumes from the last checkpoint in `<RESTO_HOME>/runs/demo` (with a fresh time budget).
@@ -99,6 +100,14 @@ class DemoConfig(BaseModel):
         f"keeps bf16 when it is at least {BF16_MIN_GAIN}x faster (CPUs with AVX512-BF16/AMX; bench/train_throughput.py compares both).",
     )
     seed: int = 0
+    members: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        description="Train this many models at once (seeds seed, seed+1, …; the cores split between them) "
+        "and ship them as one ensemble (agent.ensemble) that averages their log-probabilities at every "
+        "decoding step (train.demo_members).",
+    )
     max_steps: int | None = Field(default=None, description="Fixed step count instead of the time budget.")
 
     @model_validator(mode="after")
@@ -209,22 +218,49 @@ def extra_sgd_traces(config: DemoConfig, sgd_dir: Path) -> list[Trace]:
 
 
 def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConfig | None = None) -> FinetuneResult:
+    config = config or DemoConfig()
+    out_dir = Path(out_dir or settings.demo_model_dir)
+    run_dir = settings.runs_dir / "demo"
+    build_base(settings, config, run_dir / "base")
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if config.members == 1:
+        shipped, metrics = train_one(settings, config, run_dir)
+        shutil.copytree(shipped, tmp)
+    else:
+        from agent.ensemble import build_ensemble_dir
+        from train.demo_members import train_members
+
+        shipped_dirs, member_metrics = train_members(settings, config, run_dir)
+        build_ensemble_dir(tmp, shipped_dirs, tokenizer_dir=run_dir / "base")
+        metrics = {"members": member_metrics}
+    (tmp / "demo.json").write_text(json.dumps({"config": config.model_dump(), "metrics": metrics}, indent=2, default=str))
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+    print(f"demo model written to {out_dir}")
+    return FinetuneResult(out_dir, out_dir, metrics)
+
+
+def build_base(settings: Settings, config: DemoConfig, base_dir: Path) -> None:
+    """The tokenizer and the random init, once per run directory (reused on resume)."""
+    if (base_dir / "config.json").exists():
+        return
+    print("building the tiny model and its tokenizer …", flush=True)
+    traces = s1_traces(settings.sgd_dir())
+    texts = rendered_corpus([t.messages for t in traces], default_tools())
+    build_tiny_model(base_dir, config.tiny, texts=texts, data_dir=settings.require_data_dir())
+
+
+def train_one(settings: Settings, config: DemoConfig, run_dir: Path) -> tuple[Path, dict]:
+    """Train the model in `run_dir/base` (built already) into `run_dir`; returns the directory to
+    ship (the moving average, or the last weights) and the run's metrics."""
     from transformers import AutoTokenizer
 
     from train.dataset import build_examples
 
-    config = config or DemoConfig()
-    data_dir = settings.require_data_dir()
-    out_dir = Path(out_dir or settings.demo_model_dir)
-    run_dir = settings.runs_dir / "demo"
     base_dir = run_dir / "base"
-    traces = s1_traces(settings.sgd_dir())
-    if not (base_dir / "config.json").exists():  # reuse on resume: same tokenizer and init
-        print("building the tiny model and its tokenizer …", flush=True)
-        texts = rendered_corpus([t.messages for t in traces], default_tools())
-        build_tiny_model(base_dir, config.tiny, texts=texts, data_dir=data_dir)
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    traces = traces + extra_sgd_traces(config, settings.sgd_dir())
+    traces = s1_traces(settings.sgd_dir()) + extra_sgd_traces(config, settings.sgd_dir())
     traces = augment(traces, config.augment_copies, seed=config.seed)
     examples, report = build_examples(tokenizer, traces, default_tools())
     steps = config.max_steps
@@ -264,12 +300,4 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
         ema_decay=config.ema_decay,
     )
     result = finetune(ft, traces, run_dir, callbacks=callbacks)
-    shipped = run_dir / "ema" if config.ema_decay else result.output_dir
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(shipped, tmp)
-    (tmp / "demo.json").write_text(json.dumps({"config": config.model_dump(), "metrics": result.metrics}, indent=2, default=str))
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.rename(out_dir)
-    print(f"demo model written to {out_dir}")
-    return FinetuneResult(out_dir, out_dir, result.metrics)
+    return (run_dir / "ema" if config.ema_decay else result.output_dir), result.metrics

@@ -63,6 +63,15 @@ def cache_kwarg(model: Any) -> str:
     return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
+def new_cache(model: Any) -> Any:
+    """An empty KV cache for `model`: its own kind where it has one (an ensemble keeps one per member)."""
+    if hasattr(model, "new_cache"):
+        return model.new_cache()
+    from transformers import DynamicCache
+
+    return DynamicCache(config=model.config)
+
+
 def common_prefix_length(a: list[int], b: list[int]) -> int:
     n = min(len(a), len(b))
     for i in range(n):
@@ -147,15 +156,13 @@ class HFPolicy:
     # -- decoding ---------------------------------------------------------------------------------
     def _prepare_cache(self, ids: list[int]) -> tuple[Any, int]:
         """A cache holding a prefix of `ids` (cropped to the longest common prefix) and its length."""
-        from transformers import DynamicCache
-
         state = self._state if self.reuse_cache else None
         if state is None:
-            return DynamicCache(config=self.model.config), 0
+            return new_cache(self.model), 0
         common = common_prefix_length(state.ids, ids)
         common = min(common, len(ids) - 1)  # at least one token must be fed to get next-token logits
         if common <= 0:
-            return DynamicCache(config=self.model.config), 0
+            return new_cache(self.model), 0
         drop = len(state.ids) - common
         if drop > 0:
             state.cache.crop(-drop)  # transformers 5: a negative count removes that many tokens

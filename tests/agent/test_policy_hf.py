@@ -8,25 +8,16 @@ import threading
 
 import pytest
 
-from agent.conversation import ToolCall, user_message
+from agent.conversation import user_message
 from agent.model_loading import load_model
 from agent.policies.hf import HFPolicy, Sampling, common_prefix_length, generate_batch
+from tests.support.histories import booking_history
 from tests.support.parrot import PARROT_KW, PARROT_MESSAGE, parrot_model_dir
 
 PARROT = PARROT_KW
 
 
-def history() -> list[dict]:
-    find = ToolCall("FindRestaurants", {"city": "San Jose", "cuisine": "Thai"})
-    return [
-        user_message("Thai food in San Jose please"),
-        find.to_message(),
-        user_message('[{"restaurant_name": "Bangkok Bay", "city": "San Jose"}]'),
-        ToolCall("respond_to_user", {"message": "Bangkok Bay is good."}).to_message(),
-        user_message("Book it for 7pm"),
-        ToolCall("ReserveRestaurant", {"restaurant_name": "Bangkok Bay", "city": "San Jose", "time": "19:00"}).to_message(),
-        user_message("[]"),
-    ]
+history = booking_history
 
 
 def turns(messages):

@@ -127,19 +127,19 @@ def test_demo_flags_reach_the_config(monkeypatch, tmp_path):
 
     monkeypatch.setattr(demo, "train_demo", fake)
     args = ["model", "demo", "--sgd-segments", "--restaurants-2", "--seed", "3", "--decision-weight", "5", "--bf16", "off",
-            "--context-weight", "0.5", "--ema", "0.998", "--weight-decay", "0.1", "--tokenizer", "lines"]
+            "--context-weight", "0.5", "--ema", "0.998", "--weight-decay", "0.1", "--tokenizer", "lines", "--members", "2"]
     assert main(args) == 0
     config = seen["config"]
     assert config.sgd_segments and config.restaurants_2 and config.seed == 3 and config.tiny.seed == 3
     assert config.decision_weight == 5.0 and config.bf16 is False
     assert (config.context_weight, config.ema_decay, config.weight_decay) == (0.5, 0.998, 0.1)
-    assert config.tiny.pre_tokenizer == "lines"
+    assert config.tiny.pre_tokenizer == "lines" and config.members == 2
     assert main(["model", "demo", "--context-noise", "0.15"]) == 0
     assert seen["config"].context_noise == 0.15
     assert main(["model", "demo"]) == 0
     config = seen["config"]
     assert not config.sgd_segments and not config.restaurants_2 and config.bf16 == "auto" and config.decision_weight == 1.0
-    assert (config.context_weight, config.ema_decay, config.weight_decay) == (0.0, 0.998, 0.01)
+    assert (config.context_weight, config.ema_decay, config.weight_decay, config.members) == (0.0, 0.998, 0.01, 1)
     assert main(["model", "demo", "--ema", "0"]) == 0
     assert seen["config"].ema_decay is None  # the last weights
     default_tiny = demo.DemoConfig().tiny
