@@ -102,6 +102,7 @@ class EnsembleLM(torch.nn.Module):
         do_sample: bool = False,
         eos_token_id: int | Sequence[int] | None = None,
         pad_token_id: int | None = None,
+        logits_processor: Any = None,
         **unused: Any,
     ) -> Any:
         """Greedy decoding of a left-padded batch, laid out like `model.generate`: the prompt ids
@@ -123,7 +124,10 @@ class EnsembleLM(torch.nn.Module):
         step_ids, step_positions = input_ids, positions
         for _ in range(max_new_tokens):
             out = self.forward(step_ids, attention_mask=mask, position_ids=step_positions, logits_to_keep=1, cache=cache)
-            token = out.logits[:, -1].argmax(dim=-1)
+            scores = out.logits[:, -1]
+            if logits_processor is not None:  # e.g. agent.guided's, as model.generate would apply it
+                scores = logits_processor(sequences, scores)
+            token = scores.argmax(dim=-1)
             token = torch.where(done, torch.full_like(token, pad), token)
             sequences = torch.cat([sequences, token[:, None]], dim=1)
             done |= torch.isin(token, stops)

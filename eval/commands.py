@@ -167,6 +167,9 @@ def _register_run(group: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="only the first N expanded rows")
     p.add_argument("--batch-size", type=int, default=8, help="rows generated together (default 8)")
     p.add_argument("--max-new-tokens", type=int, default=256, help="cap on generated tokens per row")
+    p.add_argument("--guided", action="store_true",
+                   help="local models: decode only calls the tool schemas allow (agent.guided); default: free "
+                   "decoding, as the benchmark scores")
     p.add_argument("--scenario", help="S1…S5, for `resto eval compare` (default: from the test path)")
     p.add_argument("--pipeline", help="tft / direct / base / …, for `resto eval compare`")
     p.add_argument("--label", help="name shown in reports")
@@ -189,6 +192,8 @@ def _predictor(args: argparse.Namespace, settings: Settings):
             api_key=settings.api_key,
             cache_dir=settings.cache_dir / "llm",
         )
+        if args.guided:
+            raise UserError("--guided works on local models; an endpoint decodes on its own server.")
         return EndpointPredictor(config, max_tokens=args.max_new_tokens)
     from agent.model_loading import ModelLoadError, load_model
     from eval.predict import HFPredictor
@@ -204,7 +209,8 @@ def _predictor(args: argparse.Namespace, settings: Settings):
         loaded.tokenizer,
         batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
-        description=loaded.description,
+        description=loaded.description + (" [guided]" if args.guided else ""),
+        guided=args.guided,
     )
 
 

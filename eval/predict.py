@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.conversation import Message, ToolCall
+from agent.guided import CallChecker, TokenGuide, guided_logits_processor
 from agent.llm_client import ChatClient, EndpointConfig, LLMError
 from agent.policies.hf import clean_completion, stop_token_ids
 from agent.render import RenderConfig, render_prompt
@@ -64,6 +65,7 @@ class HFPredictor:
         max_new_tokens: int = 256,
         render: RenderConfig | None = None,
         description: str = "hf",
+        guided: bool = False,
     ):
         self.model, self.tokenizer = model, tokenizer
         self.batch_size = max(1, batch_size)
@@ -75,6 +77,8 @@ class HFPredictor:
             tokenizer.pad_token = tokenizer.eos_token
         self._stop = sorted(stop_token_ids(tokenizer))
         self.generated_tokens = 0
+        # guided decoding (agent.guided): only calls the tool schemas allow; off = the benchmark's free decoding
+        self.guide = TokenGuide(tokenizer, CallChecker(self.tools), self._stop) if guided else None
 
     def prompts(self, conversations: Sequence[list[Message]]) -> list[str]:
         return [render_prompt(self.tokenizer, msgs, self.tools, self.render) for msgs in conversations]
@@ -91,6 +95,11 @@ class HFPredictor:
         finally:
             tok.padding_side = previous_side
         enc = {k: v.to(self.model.device) for k, v in enc.items()}
+        extra = {}
+        if self.guide is not None:
+            from transformers import LogitsProcessorList
+
+            extra["logits_processor"] = LogitsProcessorList([guided_logits_processor(self.guide, enc["input_ids"].shape[1])])
         with torch.no_grad():
             out = self.model.generate(
                 **enc,
@@ -98,6 +107,7 @@ class HFPredictor:
                 do_sample=False,
                 pad_token_id=tok.pad_token_id,
                 eos_token_id=self._stop,
+                **extra,
             )
         rows = []
         for row in out[:, enc["input_ids"].shape[1] :].tolist():

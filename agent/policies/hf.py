@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agent.conversation import Message
+from agent.guided import CallChecker, TokenGuide, guided_argmax
 from agent.model_loading import LoadedModel
 from agent.parse import ToolCallParseError, parse_tool_call
 from agent.policies.base import PolicyStep, TextCallback
@@ -108,6 +109,7 @@ class HFPolicy:
         max_new_tokens: int = 256,
         sampling: Sampling | None = None,
         reuse_cache: bool = True,
+        guided: bool = False,
     ):
         self.loaded = loaded
         self.model = loaded.model
@@ -119,6 +121,10 @@ class HFPolicy:
         self.reuse_cache = reuse_cache
         self.description = f"hf: {loaded.description}"
         self._stop_ids = stop_token_ids(self.tokenizer)
+        # guided decoding (agent.guided): only calls the tool schemas allow (the app's tools when the
+        # prompt shows none)
+        checker = CallChecker(self.tools or tool_schemas()) if guided else None
+        self.guide = TokenGuide(self.tokenizer, checker, self._stop_ids) if checker else None
         self._state: _CacheState | None = None
         self._lock = threading.Lock()  # one decode at a time: the cache is shared state
         self._cache_kwarg = cache_kwarg(self.model)
@@ -168,9 +174,19 @@ class HFPolicy:
             state.cache.crop(-drop)  # transformers 5: a negative count removes that many tokens
         return state.cache, common
 
-    def _pick(self, logits: Any) -> int:
+    def _pick(self, logits: Any, generated: list[int]) -> int:
         import torch
 
+        if self.guide is not None:
+            text = self.tokenizer.decode(generated)
+            if self.sampling.temperature <= 0:
+                return guided_argmax(self.guide, text, logits)
+            # sampling: keep the allowed ones among the 64 most likely (the guided argmax if none is)
+            top = torch.topk(logits, min(64, logits.shape[-1])).indices.tolist()
+            allowed = [t for t in top if self.guide.ok(text, t)] or [guided_argmax(self.guide, text, logits)]
+            masked = torch.full_like(logits, float("-inf"))
+            masked[allowed] = logits[allowed]
+            logits = masked
         if self.sampling.temperature <= 0:
             return int(torch.argmax(logits, dim=-1).item())
         probs = torch.softmax(logits.float() / self.sampling.temperature, dim=-1)
@@ -203,7 +219,7 @@ class HFPolicy:
                 # the DynamicCache is updated in place; logits only for the last position
                 out = self.model(input_ids=inputs, use_cache=True, logits_to_keep=1, **{self._cache_kwarg: cache})
                 fed.extend(to_feed)
-                token = self._pick(out.logits[0, -1])
+                token = self._pick(out.logits[0, -1], generated)
                 if ttft is None:
                     ttft = time.perf_counter() - start
                 generated.append(token)
