@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     quantization: str | None = Field(
         default=None, description="`4bit` or `8bit` to load the local model with bitsandbytes."
     )
+    guided_decoding: bool = Field(
+        default=False,
+        description="Local models: decode only tool calls the tool schemas allow (agent.guided); "
+        "RESTO_GUIDED_DECODING=true or `--guided`.",
+    )
     confirm_bookings: bool = Field(
         default=True,
         description="Only run ReserveRestaurant after the user confirmed in their last turn.",

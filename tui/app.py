@@ -362,4 +362,7 @@ def default_resolver(settings: Settings) -> Resolved:
     except ModelLoadError as exc:
         return Resolved(None, reason=str(exc))
     lines = [("model", str(res.model)), ("adapter", res.adapter or "—"), ("device", loaded.device)] + lines
-    return Resolved(HFPolicy(loaded), lines, metadata={"model": res.model, "adapter": res.adapter})
+    if settings.guided_decoding:
+        lines.append(("decoding", "guided (tool schemas)"))
+    return Resolved(HFPolicy(loaded, guided=settings.guided_decoding), lines,
+                    metadata={"model": res.model, "adapter": res.adapter})

@@ -52,6 +52,8 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adapter", help="PEFT LoRA adapter directory (RESTO_ADAPTER)")
     p.add_argument("--endpoint", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (RESTO_ENDPOINT)")
     p.add_argument("--db", help="database URL or SQLite path (RESTO_DB)")
+    p.add_argument("--guided", action="store_true", default=None, dest="guided_decoding",
+                   help="local models: decode only calls the tool schemas allow (RESTO_GUIDED_DECODING)")
 
 
 def _engine(settings: Settings) -> Any:
@@ -68,6 +70,8 @@ def _replay_policy(settings: Settings, dialogue_id: str) -> Any:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    if args.guided_decoding:
+        settings = settings.model_copy(update={"guided_decoding": True})
     if args.no_confirm:
         settings = settings.model_copy(update={"confirm_bookings": False})
     policy = _replay_policy(settings, args.replay_policy) if args.replay_policy else None
@@ -88,6 +92,8 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    if args.guided_decoding:
+        settings = settings.model_copy(update={"guided_decoding": True})
     from tui.replay import DialogueIndex, ReplaySetup, run_dialogue, summarize
 
     index = DialogueIndex(settings)

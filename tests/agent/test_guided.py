@@ -144,3 +144,10 @@ def test_guided_ensemble_generation(tiny_model_dir, tmp_path):
     loaded = load_model(str(pair), device="cpu")
     texts = HFPredictor(loaded.model, loaded.tokenizer, max_new_tokens=30, guided=True).predict([[user_message("hi")]])
     assert CHECK.check(texts[0]) in ("partial", "complete") and texts[0].startswith("<tool_call>")
+
+
+def test_guided_eval_needs_a_local_model(tmp_path, capsys, data_dir):
+    from cli.main import main
+
+    code = main(["--data-dir", str(data_dir), "eval", "run", "--endpoint", "http://127.0.0.1:9/v1", "--guided", "--out", str(tmp_path / "e")])
+    assert code != 0 and "--guided works on local models" in capsys.readouterr().err

@@ -47,6 +47,17 @@ async def test_no_model_screen_then_a_tiny_model_chats(settings, engine, session
         assert not app.screen.query_one("#prompt", Input).disabled
 
 
+def test_resolver_loads_an_ensemble_and_guides_when_asked(settings, tiny_model_dir, tmp_path):
+    from agent.ensemble import build_ensemble_dir
+    from agent.ensemble_lm import EnsembleLM
+
+    pair = build_ensemble_dir(tmp_path / "pair", [tiny_model_dir, tiny_model_dir], tiny_model_dir)
+    free = default_resolver(settings.model_copy(update={"model": str(pair)}))
+    assert isinstance(free.policy.model, EnsembleLM) and free.policy.guide is None
+    guided = default_resolver(settings.model_copy(update={"model": str(pair), "guided_decoding": True}))
+    assert guided.policy.guide is not None and ("decoding", "guided (tool schemas)") in guided.lines
+
+
 def test_resolver_builds_an_endpoint_policy(settings):
     from agent.policies.openai import OpenAIPolicy
 
