@@ -10,7 +10,8 @@ The grammar is the call format resto renders and parses (`agent.parse`, the benc
 `<tool_call>` {"name": one of the tools, "arguments": {key: value, …}} `</tool_call>`, starting at
 the first character, with JSON whitespace (up to 16 characters a run) wherever JSON allows it. Argument keys come from the chosen tool's schema, each at most
 once, the required ones before the object closes; enum values are one of the enum; other values are
-JSON strings (escapes included). Every prefix the checker accepts can still be completed, so a
+JSON strings (escapes included) of at most `maxLength` characters, 512 where the schema gives none, so a
+model that repeats itself inside a string still closes the call before its token budget runs out. Every prefix the checker accepts can still be completed, so a
 guided decoder never paints itself into a corner (a "," is refused when no key is left to add).
 
 Why: a small model sometimes loses the JSON (an unescaped quote inside a message, a key the tool
@@ -32,6 +33,7 @@ Verdict = Literal["bad", "partial", "complete"]
 WHITESPACE = " \t\n\r"
 ESCAPES = '"\\/bfnrt'
 HEX = "0123456789abcdefABCDEF"
+MAX_STRING = 512  # characters of a string value without a schema maxLength: a looping model must close it
 MAX_WHITESPACE = 16  # per run between JSON tokens: room for pretty-printing, none for endless blanks
 
 
@@ -88,13 +90,16 @@ class _Reader:
             if not any(o.startswith(content) for o in options):
                 raise _Bad
 
-    def string(self) -> None:
-        """Any JSON string."""
+    def string(self, limit: int) -> None:
+        """Any JSON string of at most `limit` characters (an escape counts as its characters)."""
         self.literal('"')
+        start = self.i
         while True:
             ch = self.take()
             if ch == '"':
                 return
+            if self.i - start > limit:
+                raise _Bad
             if ch == "\\":
                 esc = self.take()
                 if esc == "u":
@@ -110,7 +115,8 @@ class _Reader:
 class CallChecker:
     """Is a text a prefix of (or exactly) one tool call the schemas allow?"""
 
-    def __init__(self, tools: Sequence[dict[str, Any]]):
+    def __init__(self, tools: Sequence[dict[str, Any]], max_string: int = MAX_STRING):
+        self.max_string = max_string
         self.tools: dict[str, tuple[dict[str, dict], set[str]]] = {}
         for tool in tools:
             fn = tool.get("function", tool)
@@ -169,7 +175,7 @@ class CallChecker:
             if prop.get("enum"):
                 r.choice(str(v) for v in prop["enum"])
             else:
-                r.string()
+                r.string(int(prop.get("maxLength", self.max_string)))
             r.ws()
             ch = r.take()
             if ch == "," and set(props) - used:

@@ -61,6 +61,15 @@ def test_leaving_the_grammar_is_bad(text):
     assert CHECK.check(text) == "bad"
 
 
+def test_strings_are_capped_so_a_looping_model_closes_the_call():
+    start = '<tool_call>\n{"name": "respond_to_user", "arguments": {"message": "'
+    assert CHECK.check(start + "a" * 512) == "partial"
+    assert CHECK.check(start + "a" * 513) == "bad"
+    assert CHECK.check(start + "a" * 512 + '"}}\n</tool_call>') == "complete"
+    short = CallChecker(tool_schemas(), max_string=4)
+    assert short.check(start + "abcd" + '"') == "partial" and short.check(start + "abcde") == "bad"
+
+
 def test_empty_arguments_only_when_nothing_is_required():
     empty = CallChecker([{"type": "function", "function": {"name": "ping", "parameters": {"type": "object", "properties": {}}}}])
     assert empty.check('<tool_call>{"name": "ping", "arguments": {}}</tool_call>') == "complete"
