@@ -6,8 +6,10 @@ Why: runs of the demo recipe that differ only in their seed make different mista
 accuracy 0.928-0.950 over four seeds), and the ensemble (agent.ensemble: the mean of the members'
 log-probabilities at every decoding step) cancels part of them. Why at the same time rather than one
 after the other: a 4M-parameter model keeps two cores only partly busy, so two processes of one
-thread each train 1.2x the conversations per second of one process on two threads (each member
-gets ~60% of a single model's epochs in the same minutes).
+thread each get through as many or more conversations per second as one process on two threads
+(bench/member_threads.py: 1.05x on calibration batches; whole 20-minute runs: 2 x 1.40 vs 2.27-2.47),
+and each member gets 52-62% of a single model's epochs in the same minutes. Measured in the README:
+the ensemble scores where one model does, so the default stays 1.
 
 Each member is an ordinary demo run in `runs/demo/member-i` (its own checkpoints, so an interrupted
 run resumes per member) with seed `seed + i` for its data order and its random init; all share the
