@@ -4,8 +4,8 @@
     loaded = load_model(out)        # agent.model_loading: loads like any model directory
     loaded.model(input_ids=ids).logits             # the mean of the members' log-probabilities
 
-An ensemble directory holds `ensemble.json` (`{"members": ["member-0", "member-1"]}`, paths relative
-to it), one ordinary model directory per member, and the tokenizer the members share at its top
+An ensemble directory holds `ensemble.json` (`{"members": ["member-0", "member-1"], "combine":
+"mean-logprob"}`, paths relative to it), one ordinary model directory per member, and the tokenizer the members share at its top
 level, so `AutoTokenizer.from_pretrained(DIR)` works on it. `build_ensemble_dir` writes one.
 
 Every decoding step runs each member on the same tokens and averages their log-probabilities; the
@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 ENSEMBLE_FILE = "ensemble.json"
+COMBINE = "mean-logprob"  # the one way members are combined (agent.ensemble_lm); written and checked
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
 
 
@@ -47,6 +48,8 @@ def member_dirs(path: str | Path) -> list[Path]:
         raise EnsembleError(f"{root / ENSEMBLE_FILE} is not a valid ensemble file ({type(exc).__name__}: {exc}).") from exc
     if not members:
         raise EnsembleError(f"{root / ENSEMBLE_FILE} lists no members.")
+    if spec.get("combine", COMBINE) != COMBINE:
+        raise EnsembleError(f"{root / ENSEMBLE_FILE}: combine {spec['combine']!r} is unknown (only {COMBINE!r}).")
     missing = [str(m) for m in members if not (m / "config.json").is_file()]
     if missing:
         raise EnsembleError(f"ensemble member(s) without a model: {', '.join(missing)}.")
@@ -67,5 +70,5 @@ def build_ensemble_dir(out_dir: str | Path, members: Sequence[str | Path], token
     for fname in TOKENIZER_FILES:
         if (Path(tokenizer_dir) / fname).is_file():
             shutil.copy2(Path(tokenizer_dir) / fname, out / fname)
-    (out / ENSEMBLE_FILE).write_text(json.dumps({"members": names, "combine": "mean-logprob"}, indent=2) + "\n")
+    (out / ENSEMBLE_FILE).write_text(json.dumps({"members": names, "combine": COMBINE}, indent=2) + "\n")
     return out

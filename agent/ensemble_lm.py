@@ -50,7 +50,10 @@ class EnsembleLM(torch.nn.Module):
         vocab = {m.get_output_embeddings().weight.shape[0] for m in members}
         if len(vocab) != 1:
             raise EnsembleError(f"ensemble members disagree on the vocabulary size: {sorted(vocab)}")
+        from agent.policies.hf import cache_kwarg
+
         self.members = torch.nn.ModuleList(members)
+        self._cache_kwargs = [cache_kwarg(m) for m in members]  # once, not per decoded token
         self.config = members[0].config
         self.generation_config = members[0].generation_config
 
@@ -74,14 +77,12 @@ class EnsembleLM(torch.nn.Module):
         past_key_values: EnsembleCache | None = None,
         **_: Any,
     ) -> EnsembleOutput:
-        from agent.policies.hf import cache_kwarg
-
         cache = cache if cache is not None else past_key_values
         if cache is not None and not isinstance(cache, EnsembleCache):
             raise EnsembleError("an ensemble takes the cache from its new_cache(), not a member's cache")
         total = None
         for i, member in enumerate(self.members):
-            kwargs = {cache_kwarg(member): cache.caches[i]} if cache is not None else {}
+            kwargs = {self._cache_kwargs[i]: cache.caches[i]} if cache is not None else {}
             out = member(
                 input_ids=input_ids,
                 attention_mask=attention_mask,

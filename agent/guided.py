@@ -3,21 +3,23 @@
     checker = CallChecker(tool_schemas())
     checker.check('<tool_call>\\n{"name": "Find')          # "partial": a prefix of some valid call
     checker.check('<tool_call>\\n{"name": "Fly')            # "bad"
-    guide = TokenGuide(tokenizer, checker)
-    allowed = guide.allowed(generated_ids, ranked_candidates)   # candidates that keep the text valid
+    guide = TokenGuide(tokenizer, checker, stop_ids)
+    token = guided_argmax(guide, generated_text, logits)     # the best-ranked token that keeps it valid
 
 The grammar is the call format resto renders and parses (`agent.parse`, the benchmark's parser):
 `<tool_call>` {"name": one of the tools, "arguments": {key: value, …}} `</tool_call>`, starting at
-the first character, with JSON whitespace (up to 16 characters a run) wherever JSON allows it. Argument keys come from the chosen tool's schema, each at most
-once, the required ones before the object closes; enum values are one of the enum; other values are
-JSON strings (escapes included) of at most `maxLength` characters, 512 where the schema gives none, so a
-model that repeats itself inside a string still closes the call before its token budget runs out. Every prefix the checker accepts can still be completed, so a
-guided decoder never paints itself into a corner (a "," is refused when no key is left to add).
+the first character, with JSON whitespace (up to 16 characters a run) wherever JSON allows it.
+Argument keys come from the chosen tool's schema, each at most once, the required ones before the
+object closes; enum values are one of the enum; other values are JSON strings (escapes included) of
+at most `maxLength` characters, 512 where the schema gives none, so a model that repeats itself
+inside a string still closes the call before its token budget runs out. Every prefix the checker
+accepts can still be completed, so a guided decoder never paints itself into a corner (a "," is
+refused when no key is left to add).
 
 Why: a small model sometimes loses the JSON (an unescaped quote inside a message, a key the tool
 does not have) and the benchmark's parser then sees no call at all; guided, the same model's most
 likely *valid* continuation is taken instead. It is a decoding option (`--guided` on `resto eval
-run`, `Guided` in the hf policy), off by default: the benchmark's published scores are free decoding.
+run` and `resto chat`, `HFPolicy(guided=True)`), off by default: the benchmark's published scores are free decoding.
 
 `TokenGuide` works on decoded text, so it fits any tokenizer: for each step it tries the model's
 candidates best first and keeps those whose text keeps the call valid; stop tokens are allowed only

@@ -46,7 +46,7 @@ def member_base(shared_base: Path, member_dir: Path, seed: int) -> Path:
     """`member_dir/base`: the shared tokenizer and architecture with a random init drawn from
     `seed` (the init a single demo run with that seed starts from). Kept on resume."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig
 
     base = member_dir / "base"
     if (base / "config.json").exists():
@@ -56,7 +56,7 @@ def member_base(shared_base: Path, member_dir: Path, seed: int) -> Path:
     shutil.copytree(shared_base, tmp, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(shared_base))
-    model.generation_config = AutoModelForCausalLM.from_pretrained(shared_base).generation_config
+    model.generation_config = GenerationConfig.from_pretrained(shared_base)
     model.save_pretrained(tmp)
     tmp.rename(base)
     return base

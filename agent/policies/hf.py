@@ -174,11 +174,11 @@ class HFPolicy:
             state.cache.crop(-drop)  # transformers 5: a negative count removes that many tokens
         return state.cache, common
 
-    def _pick(self, logits: Any, generated: list[int]) -> int:
+    def _pick(self, logits: Any, text: str) -> int:
+        """The next token; `text` is what this call has generated so far (the guide's input)."""
         import torch
 
         if self.guide is not None:
-            text = self.tokenizer.decode(generated)
             if self.sampling.temperature <= 0:
                 return guided_argmax(self.guide, text, logits)
             # sampling: keep the allowed ones among the 64 most likely (the guided argmax if none is)
@@ -206,6 +206,7 @@ class HFPolicy:
         fed = ids[:cached]
         to_feed = ids[cached:]
         generated: list[int] = []
+        text = ""  # decode(generated), kept once per step for streaming, the stop check and the guide
         streamer = MessageStreamer()
         ttft: float | None = None
         cancelled = False
@@ -219,7 +220,7 @@ class HFPolicy:
                 # the DynamicCache is updated in place; logits only for the last position
                 out = self.model(input_ids=inputs, use_cache=True, logits_to_keep=1, **{self._cache_kwarg: cache})
                 fed.extend(to_feed)
-                token = self._pick(out.logits[0, -1], generated)
+                token = self._pick(out.logits[0, -1], text)
                 if ttft is None:
                     ttft = time.perf_counter() - start
                 generated.append(token)

@@ -134,6 +134,11 @@ def test_broken_ensembles_fail_with_one_sentence(pair_dir, tmp_path):
     with pytest.raises(ModelLoadError, match="without a model"):
         load_model(str(broken), device="cpu")
     assert not is_model_dir(broken)
+    (broken / ENSEMBLE_FILE).write_text(json.dumps({"members": ["m"], "combine": "max"}))
+    (broken / "m").mkdir()
+    (broken / "m" / "config.json").write_text("{}")
+    with pytest.raises(ModelLoadError, match="combine 'max' is unknown"):
+        load_model(str(broken), device="cpu")
     (broken / ENSEMBLE_FILE).write_text("{not json")
     with pytest.raises(ModelLoadError, match="not a valid ensemble file"):
         load_model(str(broken), device="cpu")

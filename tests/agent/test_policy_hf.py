@@ -107,11 +107,11 @@ def test_cancel_stops_generation(tiny):
     seen: list[int] = []
     original = policy._pick
 
-    def pick_then_cancel(logits, generated):
+    def pick_then_cancel(logits, text):
         seen.append(1)
         if len(seen) == 5:
             cancel.set()
-        return original(logits, generated)
+        return original(logits, text)
 
     policy._pick = pick_then_cancel
     step = policy.next_call([user_message("hi")], cancel=cancel)
