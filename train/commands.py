@@ -88,6 +88,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="auxiliary loss weight of user and tool-result tokens (default 0)")
     p.add_argument("--context-noise", type=float, dest="context_noise",
                    help="replace user and tool-result tokens with this probability each epoch (default 0)")
+    p.add_argument("--state-weight", type=float, dest="state_weight",
+                   help="weight of the slot-state tagging loss on user turns (default 0: off)")
     p.add_argument("--ema", type=float, dest="ema_decay",
                    help="ship the moving average of the weights with this decay (default 0.998; 0 = the last weights)")
     p.add_argument("--weight-decay", type=float, dest="weight_decay", help="AdamW weight decay (default 0.01)")
@@ -179,7 +181,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         tiny = TinyConfig(**given("layers", "hidden", "seed", "vocab_size", "pre_tokenizer"))
         config = DemoConfig(minutes=args.minutes, max_steps=args.steps, tiny=tiny,
                             **given("batch_size", "lr", "augment_copies", "decision_weight", "context_weight", "context_noise", "seed",
-                                    "sgd_segments", "restaurants_2", "weight_decay", "members"), **ema,
+                                    "sgd_segments", "restaurants_2", "weight_decay", "members", "state_weight"), **ema,
                             **({"bf16": {"auto": "auto", "on": True, "off": False}[args.bf16]} if args.bf16 else {}))
     except ValueError as exc:
         raise UserError(f"resto model demo: {exc}") from None

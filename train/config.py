@@ -91,6 +91,13 @@ class FinetuneConfig(BaseModel):
         "random token (train.token_noise): word dropout, so decisions cannot hang on the exact words of "
         "the training conversations. Assistant calls, labels and evaluation are unchanged. 0 = off.",
     )
+    state_weight: float = Field(
+        default=0.0,
+        ge=0,
+        description="Weight of the slot-state tagging loss (train.slot_state): SGD's slot spans and dialogue "
+        "states as targets of tag tokens on the user turns. Full fine-tuning only; the traces must carry the "
+        "annotations (attach_slot_state). 0 = off.",
+    )
     ema_decay: Decay | None = Field(
         default=None,
         description="Also keep an exponential moving average of the trained weights with this decay (e.g. "
@@ -113,6 +120,8 @@ class FinetuneConfig(BaseModel):
     @model_validator(mode="after")
     def _noise_or_context_loss(self) -> FinetuneConfig:
         check_noise_or_context_loss(self.context_noise, self.context_weight)
+        if self.state_weight > 0 and self.method != "full":
+            raise ValueError("state_weight needs method: full (it trains new tag rows of the LM head)")
         return self
 
 

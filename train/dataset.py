@@ -28,6 +28,7 @@ class Example:
     weights: list[float] | None = None  # per-token loss weights (train.decision_tokens); None = all 1
     context: list[float] | None = None  # loss weights of context tokens (train.context_tokens); None = none
     noise: list[bool] | None = None  # positions context noise may replace (train.token_noise); None = none
+    state: list[tuple[int, int]] | None = None  # (position, tag bitmask) targets (train.slot_state); None = none
 
     @property
     def supervised(self) -> int:
@@ -58,11 +59,14 @@ def build_examples(
     decision_weight: float = 1.0,
     context_weight: float = 0.0,
     context_noise: bool = False,
+    slot_state: bool = False,
 ) -> tuple[list[Example], DatasetReport]:
     """Tokenize whole conversations; raises MaskError naming the conversation on a bad mask.
     `decision_weight` != 1 adds per-token loss weights on function names and argument keys;
     `context_weight` > 0 adds the auxiliary loss on user and tool-result tokens; `context_noise` marks
-    the user and tool-result tokens that `train.token_noise` may replace."""
+    the user and tool-result tokens that `train.token_noise` may replace; `slot_state` adds the tag
+    targets of traces annotated by `train.slot_state.attach_slot_state`."""
+    from train.slot_state import META_KEY, state_targets
     from train.token_noise import noise_mask
 
     render = render or RenderConfig()
@@ -82,7 +86,8 @@ def build_examples(
         weights = loss_weights(tokens, decision_weight) if decision_weight != 1.0 else None
         context = context_weights(tokens, context_weight) if context_weight > 0 else None
         noise = noise_mask(tokens, special) if context_noise else None
-        ex = Example(ids, tokens.labels, weights, context, noise)
+        state = state_targets(tokens, trace.meta.get(META_KEY)) if slot_state else None
+        ex = Example(ids, tokens.labels, weights, context, noise, state or None)
         out.append(ex)
         report.tokens += len(ids)
         report.supervised_tokens += ex.supervised
@@ -123,6 +128,7 @@ def expand_per_turn(examples: list[Example]) -> list[Example]:
                     ex.weights[:e] if ex.weights else None,
                     ex.context[:e] if ex.context else None,
                     ex.noise[:e] if ex.noise else None,
+                    [(p, m) for p, m in ex.state if p < e] if ex.state else None,
                 )
             )
     return out
@@ -144,12 +150,15 @@ class TokenizedDataset:
             item["loss_weights"] = ex.weights
         if ex.context is not None:
             item["context_weights"] = ex.context
+        if ex.state is not None:
+            item["state_targets"] = ex.state
         return item
 
 
 class PadCollator:
     """Right-pads a batch: input ids with the pad id, labels with -100, attention mask 0, and loss
-    and context weights (when the examples carry them) with 0."""
+    and context weights (when the examples carry them) with 0; slot-state targets (train.slot_state)
+    become a dense [rows, width, tags] tensor, -1 where a token has none."""
 
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
@@ -179,4 +188,8 @@ class PadCollator:
             out["loss_weights"] = weights
         if context is not None:
             out["context_weights"] = context
+        if any("state_targets" in b for b in batch):
+            from train.slot_state import dense_targets
+
+            out["state_targets"] = dense_targets([b.get("state_targets") for b in batch], width)
         return out

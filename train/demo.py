@@ -2,7 +2,7 @@
 
     resto model demo [--minutes 20] [--out DIR] [--members 1] [--batch-size 2 --lr 2e-3 --augment 0 --seed 0]
                      [--decision-weight 1] [--context-weight 0] [--context-noise 0] [--ema 0.998]
-                     [--weight-decay 0.01] [--tokenizer words|lines --vocab 2048]
+                     [--state-weight 0] [--weight-decay 0.01] [--tokenizer words|lines --vocab 2048]
                      [--bf16 auto|on|off] [--layers 4 --hidden 256]
 
 Builds the tiny architecture and a BPE tokenizer (`agent.tiny`) trained on SGD text and on the S1
@@ -14,7 +14,8 @@ times fp32 and bf16 autocast side by side and keeps the faster (bf16 where the C
 or AMX); `--decision-weight W` weighs function-name and argument-key tokens W times in the loss
 (`train.decision_tokens`); `--context-weight C` adds a loss on user and tool-result tokens
 (`train.context_tokens`); `--context-noise P` replaces user and tool-result tokens at random, afresh
-each epoch (word dropout, `train.token_noise`); `--ema D` (default 0.998; `--ema 0` = off) ships the moving average of the
+each epoch (word dropout, `train.token_noise`); `--state-weight S` adds SGD's slot and
+dialogue-state annotations as tag targets on the user turns (`train.slot_state`); `--ema D` (default 0.998; `--ema 0` = off) ships the moving average of the
 weights (`train.ema`); `--members N` trains N models at once and ships them as one ensemble
 (`train.demo_members`, `agent.ensemble`). The learning rate follows a cosine over wall-clock time and training stops at
 `--minutes`. The model lands in `settings.demo_model_dir` (`<RESTO_HOME>/models/demo`), where
@@ -85,6 +86,12 @@ class DemoConfig(BaseModel):
         lt=1,
         description="Replace each user-text and tool-result token with this probability, afresh each epoch "
         "(word dropout, train.token_noise).",
+    )
+    state_weight: float = Field(
+        default=0.0,
+        ge=0,
+        description="Weight of the slot-state tagging loss on user turns (train.slot_state: SGD's slot spans "
+        "and dialogue states as tag targets). 0 = off.",
     )
     weight_decay: float = Field(default=0.01, ge=0, description="AdamW weight decay.")
     ema_decay: Decay | None = Field(
@@ -262,6 +269,10 @@ def train_one(settings: Settings, config: DemoConfig, run_dir: Path) -> tuple[Pa
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     traces = s1_traces(settings.sgd_dir()) + extra_sgd_traces(config, settings.sgd_dir())
     traces = augment(traces, config.augment_copies, seed=config.seed)
+    if config.state_weight > 0:
+        from train.slot_state import attach_slot_state
+
+        print(f"slot-state targets for {attach_slot_state(traces, settings.sgd_dir())} conversations", flush=True)
     examples, report = build_examples(tokenizer, traces, default_tools())
     steps = config.max_steps
     per_step = config.batch_size * config.grad_accumulation
@@ -297,6 +308,7 @@ def train_one(settings: Settings, config: DemoConfig, run_dir: Path) -> tuple[Pa
         decision_weight=config.decision_weight,
         context_weight=config.context_weight,
         context_noise=config.context_noise,
+        state_weight=config.state_weight,
         ema_decay=config.ema_decay,
     )
     result = finetune(ft, traces, run_dir, callbacks=callbacks)

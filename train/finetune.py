@@ -22,7 +22,8 @@ run it once (`share_prefix`), `decision_weight` weighs the function-name and arg
 in the loss, and `context_weight` adds a language-modelling term on user and tool-result tokens
 (for models trained from scratch); all are `train.trainer.ConversationTrainer`, a `compute_loss` override.
 `context_noise` replaces user and tool-result tokens at random, afresh each epoch (word dropout,
-`train.token_noise`).
+`train.token_noise`). `state_weight` (full fine-tuning) adds SGD's slot and dialogue-state
+annotations as tag targets on the user tokens (`train.slot_state`; the traces must carry them).
 Multi-GPU: run the same command under `accelerate launch -m cli.main train direct CONFIG` (DDP, or
 FSDP via an accelerate config) — the Trainer picks the launcher's environment up with no code change.
 """
@@ -41,6 +42,7 @@ from train.config import FinetuneConfig
 from train.dataset import PadCollator, TokenizedDataset, build_examples, preflight
 from train.ema import ema_callback
 from train.prefix_sharing import PrefixSharingCollator
+from train.slot_state import ensure_tag_tokens
 from train.token_noise import NoisyDataset, epoch_callback, replacement_ids
 from train.trainer import conversation_trainer_class
 
@@ -218,10 +220,17 @@ def finetune(
     tokenizer = AutoTokenizer.from_pretrained(config.tokenizer or config.model)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
+    tag_ids = ensure_tag_tokens(tokenizer) if config.state_weight > 0 else None
     examples, report = build_examples(
         tokenizer, train_traces, tools, render, config.max_length, config.decision_weight, config.context_weight,
-        context_noise=config.context_noise > 0,
+        context_noise=config.context_noise > 0, slot_state=tag_ids is not None,
     )
+    tagged = sum(1 for ex in examples if ex.state)
+    if tag_ids is not None and not tagged:
+        raise ValueError(
+            "state_weight > 0 but no conversation carries slot-state annotations "
+            "(train.slot_state.attach_slot_state: traces converted from SGD dialogues)"
+        )
     preflight(tokenizer, examples)  # fails the run on any bad mask, before loading the model
     eval_ds = None
     if eval_traces:
@@ -234,12 +243,15 @@ def finetune(
         "supervised_tokens": report.supervised_tokens,
         "dropped_too_long": len(report.too_long),
         "longest": report.longest,
+        **({"slot_state_conversations": tagged} if tag_ids is not None else {}),
     }
     (run_dir / "data.json").write_text(json.dumps(data, indent=2))
     if config.progress:
         print(f"training data: {report.summary()}")
 
     model = load_model(config)
+    if tag_ids is not None and model.get_input_embeddings().num_embeddings < len(tokenizer):
+        model.resize_token_embeddings(len(tokenizer))  # rows for the tag tokens (saved with the model)
     resume = last_checkpoint(run_dir) if config.resume else None
     ema = ema_callback(config.ema_decay, resume) if config.ema_decay else None
     # the batch says which loss runs (train.trainer): shared prefix, weights, or the Trainer's own
@@ -259,6 +271,8 @@ def finetune(
         processing_class=tokenizer,
         callbacks=[MetricsLog(run_dir / "metrics.jsonl"), *(callbacks or []), *extra_callbacks],
     )
+    if tag_ids is not None:
+        trainer.state_loss = (tag_ids, config.state_weight)
     if resume and config.progress:
         print(f"resuming from {resume}")
     started = time.time()

@@ -62,17 +62,22 @@ class PrefixSharingCollator(PadCollator):
             for b in batch
         ]
         prefix = shared_prefix_length([b["input_ids"] for b in batch], predicted)
+        # slot-state targets (train.slot_state) need the hidden state of their own token
+        tagged = [pos for b in batch for pos, _ in b.get("state_targets") or []]
+        if tagged:
+            prefix = min(prefix, min(tagged))
         out["shared_prefix"] = torch.tensor(prefix if len(batch) > 1 else 0)
         return out
 
 
-def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_items: Any = None):
+def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_items: Any = None, state: Any = None):
     """Causal-LM loss of a right-padded batch whose first `prefix` tokens are the same in every row.
 
     Returns the summed token loss (each token times its `loss_weights` entry when the batch has
     them; plus the context tokens when it has `context_weights`, train.context_tokens) divided by
     `num_items` (the supervised tokens of the whole accumulated batch, as the Trainer counts them)
-    or by this batch's supervised tokens."""
+    or by this batch's supervised tokens. With `state` = (tag ids, weight) and `state_targets` in the
+    batch, the slot-state term (train.slot_state) is added to the sum."""
     import torch
     from transformers import DynamicCache
 
@@ -90,6 +95,12 @@ def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_item
         use_cache=True,
     )
     hidden = out.last_hidden_state  # [rows, T - prefix, H]; position j predicts token prefix + j + 1
+    extra = 0.0
+    if state is not None and inputs.get("state_targets") is not None:
+        from train.slot_state import state_loss, tag_logits
+
+        tag_ids, weight = state
+        extra = weight * state_loss(tag_logits(hidden, head, tag_ids), inputs["state_targets"][:, prefix:])
     targets, weights = loss_targets(inputs, prefix + 1)
     hidden = hidden[:, : targets.shape[1]]
     keep = targets != IGNORE_INDEX
@@ -99,6 +110,7 @@ def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_item
     else:
         per_token = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="none")
         loss = (per_token * weights[keep].to(per_token.dtype)).sum()
+    loss = loss + extra
     # normalised by the supervised tokens (context tokens add to the sum, not to the count)
     supervised = (inputs["labels"][:, prefix + 1 :] != IGNORE_INDEX).sum().clamp(min=1)
     denom = num_items if num_items is not None else supervised

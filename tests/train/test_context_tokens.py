@@ -2,7 +2,6 @@
 assistant call), the weights reach the batch and keep the shared prefix before them, both loss
 paths agree with a hand computation, and a run with a context weight trains and lowers that loss."""
 
-import json
 
 import pytest
 import torch
@@ -11,9 +10,10 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from agent.conversation import ToolCall, user_message
 from agent.render import IGNORE_INDEX, RenderConfig, render_training_tokens
 from agent.trace_io import Trace
+from tests.support.short_runs import short_run
 from train.context_tokens import context_mask, context_weights
 from train.dataset import PadCollator, TokenizedDataset, build_examples, expand_per_turn
-from train.finetune import FinetuneConfig, default_tools, finetune
+from train.finetune import default_tools
 from train.prefix_sharing import PrefixSharingCollator, prefix_shared_loss
 from train.trainer import weighted_loss
 
@@ -120,16 +120,8 @@ def context_loss(model_dir, batch) -> float:
 
 
 def test_a_run_with_context_weight_lowers_the_context_loss(tiny_model_dir, small_traces, tmp_path, context_batch):
-    def run(weight: float):
-        cfg = FinetuneConfig(
-            model=str(tiny_model_dir), method="full", lr=3e-3, max_steps=8, batch_size=2, grad_accumulation=1,
-            lr_scheduler="constant", progress=False, seed=1, logging_steps=1, context_weight=weight,
-        )
-        result = finetune(cfg, small_traces, tmp_path / f"c{weight}")
-        rows = [json.loads(line) for line in (tmp_path / f"c{weight}" / "metrics.jsonl").read_text().splitlines()]
-        return result.output_dir, [r["loss"] for r in rows if "loss" in r]
-
-    plain_dir, plain = run(0.0)
-    context_dir, with_context = run(1.0)
+    plain_run, plain = short_run(tiny_model_dir, small_traces, tmp_path / "plain")
+    context_run, with_context = short_run(tiny_model_dir, small_traces, tmp_path / "context", context_weight=1.0)
+    plain_dir, context_dir = plain_run.output_dir, context_run.output_dir
     assert len(with_context) == 8 and with_context[0] > plain[0]  # the logged loss includes the context term
     assert context_loss(context_dir, context_batch) < context_loss(plain_dir, context_batch)

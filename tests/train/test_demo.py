@@ -71,7 +71,7 @@ def test_calibration_times_shared_prefix_batches(tiny_model_dir, small_traces):
     "flags",
     [["--batch-size", "0"], ["--lr", "-1"], ["--augment", "-2"], ["--layers", "0"], ["--decision-weight", "0"],
      ["--context-weight", "-1"], ["--ema", "1"], ["--weight-decay", "-0.1"], ["--vocab", "100"],
-     ["--context-noise", "1"], ["--context-noise", "0.1", "--context-weight", "0.5"]],
+     ["--context-noise", "1"], ["--context-noise", "0.1", "--context-weight", "0.5"], ["--state-weight", "-1"]],
 )
 def test_bad_demo_flags_are_one_clear_error(flags, capsys, tmp_path):
     from cli.main import main
@@ -134,12 +134,13 @@ def test_demo_flags_reach_the_config(monkeypatch, tmp_path):
     assert config.decision_weight == 5.0 and config.bf16 is False
     assert (config.context_weight, config.ema_decay, config.weight_decay) == (0.5, 0.998, 0.1)
     assert config.tiny.pre_tokenizer == "lines" and config.members == 2
-    assert main(["model", "demo", "--context-noise", "0.15"]) == 0
-    assert seen["config"].context_noise == 0.15
+    assert main(["model", "demo", "--context-noise", "0.15", "--state-weight", "2"]) == 0
+    assert seen["config"].context_noise == 0.15 and seen["config"].state_weight == 2.0
     assert main(["model", "demo"]) == 0
     config = seen["config"]
     assert not config.sgd_segments and not config.restaurants_2 and config.bf16 == "auto" and config.decision_weight == 1.0
     assert (config.context_weight, config.ema_decay, config.weight_decay, config.members) == (0.0, 0.998, 0.01, 1)
+    assert config.state_weight == 0.0
     assert main(["model", "demo", "--ema", "0"]) == 0
     assert seen["config"].ema_decay is None  # the last weights
     default_tiny = demo.DemoConfig().tiny

@@ -78,9 +78,9 @@ def test_bf16_on_cpu_autocasts_the_shared_prefix_path_and_keeps_fp32_weights(
     seen = []
     real = trainer_module.prefix_shared_loss
 
-    def spy(model, inputs, prefix, num_items=None):
+    def spy(model, inputs, prefix, num_items=None, state=None):
         seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"), next(model.parameters()).dtype))
-        return real(model, inputs, prefix, num_items)
+        return real(model, inputs, prefix, num_items, state)
 
     monkeypatch.setattr(trainer_module, "prefix_shared_loss", spy)
     cfg = FinetuneConfig(
