@@ -19,6 +19,7 @@ from agent.render import IGNORE_INDEX, MaskError, RenderConfig, check_mask, rend
 from agent.trace_io import Trace
 from train.context_tokens import context_weights
 from train.decision_tokens import loss_weights
+from train.slot_state import META_KEY, dense_targets, state_targets
 
 
 @dataclass
@@ -66,7 +67,6 @@ def build_examples(
     `context_weight` > 0 adds the auxiliary loss on user and tool-result tokens; `context_noise` marks
     the user and tool-result tokens that `train.token_noise` may replace; `slot_state` adds the tag
     targets of traces annotated by `train.slot_state.attach_slot_state`."""
-    from train.slot_state import META_KEY, state_targets
     from train.token_noise import noise_mask
 
     render = render or RenderConfig()
@@ -189,7 +189,5 @@ class PadCollator:
         if context is not None:
             out["context_weights"] = context
         if any("state_targets" in b for b in batch):
-            from train.slot_state import dense_targets
-
             out["state_targets"] = dense_targets([b.get("state_targets") for b in batch], width)
         return out

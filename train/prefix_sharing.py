@@ -22,6 +22,7 @@ from typing import Any
 from agent.render import IGNORE_INDEX
 from train.context_tokens import loss_targets
 from train.dataset import PadCollator
+from train.slot_state import state_loss, tag_logits
 
 MIN_SHARED_PREFIX = 16  # below this the extra pass costs more than it saves
 
@@ -97,8 +98,6 @@ def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_item
     hidden = out.last_hidden_state  # [rows, T - prefix, H]; position j predicts token prefix + j + 1
     extra = 0.0
     if state is not None and inputs.get("state_targets") is not None:
-        from train.slot_state import state_loss, tag_logits
-
         tag_ids, weight = state
         extra = weight * state_loss(tag_logits(hidden, head, tag_ids), inputs["state_targets"][:, prefix:])
     targets, weights = loss_targets(inputs, prefix + 1)

@@ -26,6 +26,7 @@ from typing import Any
 from agent.render import IGNORE_INDEX
 from train.context_tokens import loss_targets
 from train.prefix_sharing import MIN_SHARED_PREFIX, prefix_shared_loss
+from train.slot_state import state_loss
 
 
 def weighted_loss(model: Any, inputs: dict[str, Any], num_items: Any = None, state: Any = None):
@@ -42,8 +43,6 @@ def weighted_loss(model: Any, inputs: dict[str, Any], num_items: Any = None, sta
     per_token = torch.nn.functional.cross_entropy(logits[:, :-1][keep].float(), targets[keep], reduction="none")
     loss = (per_token * w[keep].to(per_token.dtype)).sum()
     if state is not None and inputs.get("state_targets") is not None:
-        from train.slot_state import state_loss
-
         tag_ids, weight = state
         loss = loss + weight * state_loss(logits[..., tag_ids], inputs["state_targets"])
     # normalised by the supervised tokens (context tokens add to the sum, not to the count)
