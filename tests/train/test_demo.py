@@ -1,5 +1,6 @@
 """The demo model command (the real 20-minute run is not a test; these check its parts)."""
 
+import json
 import time
 from pathlib import Path
 
@@ -41,12 +42,16 @@ def test_model_demo_command_writes_a_loadable_model(data_dir, tmp_path):
     from cli.main import main
 
     out = tmp_path / "demo"
-    assert main(["--data-dir", str(data_dir), "model", "demo", "--steps", "2", "--ema", "0.9", "--out", str(out)]) == 0
-    AutoTokenizer.from_pretrained(out)
+    args = ["model", "demo", "--steps", "2", "--ema", "0.9", "--state-weight", "1", "--out", str(out)]
+    assert main(["--data-dir", str(data_dir), *args]) == 0
+    tok = AutoTokenizer.from_pretrained(out)
     shipped = AutoModelForCausalLM.from_pretrained(out).state_dict()
     assert (out / "demo.json").exists()
-    # with --ema the demo model is the average; the run keeps the last weights in final/
+    # --state-weight: every S1 conversation carried SGD's annotations; the tag rows ship with the model
     run = Path(os.environ["RESTO_HOME"]) / "runs" / "demo"
+    assert json.loads((run / "data.json").read_text())["slot_state_conversations"] == 327
+    assert "<|tag:city|>" in tok.get_vocab() and shipped["model.embed_tokens.weight"].shape[0] == len(tok)
+    # with --ema the demo model is the average; the run keeps the last weights in final/
     ema = AutoModelForCausalLM.from_pretrained(run / "ema").state_dict()
     last = AutoModelForCausalLM.from_pretrained(run / "final").state_dict()
     assert all(torch.equal(shipped[k], ema[k]) for k in shipped)
