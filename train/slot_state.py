@@ -105,7 +105,9 @@ def state_targets(tokens: TrainingTokens, annotations: list[dict[str, Any]] | No
     that is not found (the text was changed) is skipped."""
     if not annotations:
         return []
-    text, cursor, wanted = tokens.text, 0, []  # wanted: (char start, char end, bitmask) per target
+    # wanted: character regions in order, (start, end, state bitmask, None) for a turn's <|im_end|> and
+    # (start, end, None, slot spans) for a message's text
+    text, cursor, wanted = tokens.text, 0, []
     for ann in annotations:
         at = text.find(USER_OPEN + ann["text"] + TURN_END, cursor)
         if at == -1:
