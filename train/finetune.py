@@ -226,6 +226,7 @@ def finetune(
         context_noise=config.context_noise > 0, slot_state=tag_ids is not None,
     )
     tagged = sum(1 for ex in examples if ex.state)
+    tagged_tokens = sum(len(ex.state or ()) for ex in examples)
     if tag_ids is not None and not tagged:
         raise ValueError(
             "state_weight > 0 but no conversation carries slot-state annotations "
@@ -243,7 +244,7 @@ def finetune(
         "supervised_tokens": report.supervised_tokens,
         "dropped_too_long": len(report.too_long),
         "longest": report.longest,
-        **({"slot_state_conversations": tagged} if tag_ids is not None else {}),
+        **({"slot_state_conversations": tagged, "slot_state_tokens": tagged_tokens} if tag_ids is not None else {}),
     }
     (run_dir / "data.json").write_text(json.dumps(data, indent=2))
     if config.progress:

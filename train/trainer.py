@@ -73,13 +73,12 @@ def conversation_trainer_class():
                 self.loss_is_scaled_for_ga = None
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             state = self.state_loss if state_targets is not None else None
-            if state is None:
-                state_targets = None
-            extra = {
-                k: v
-                for k, v in (("loss_weights", weights), ("context_weights", context), ("state_targets", state_targets))
-                if v is not None
-            }
+            pairs = (
+                ("loss_weights", weights),
+                ("context_weights", context),
+                ("state_targets", state_targets if state else None),  # dropped when the run has no state term
+            )
+            extra = {k: v for k, v in pairs if v is not None}
             inputs = {**inputs, **extra}
             if prefix >= MIN_SHARED_PREFIX and not checkpointing and not distributed:
                 # this path calls the decoder and head directly, past the autocast accelerate wraps around forward

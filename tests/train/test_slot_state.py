@@ -191,6 +191,10 @@ def test_a_run_with_state_weight_learns_the_tags(tiny_model_dir, small_traces, t
     plain, plain_losses = short_run(tiny_model_dir, traces, tmp_path / "plain")
     tagged, tagged_losses = short_run(tiny_model_dir, traces, tmp_path / "tagged", state_weight=2.0)
     assert tagged.metrics["slot_state_conversations"] == 4 and "slot_state_conversations" not in plain.metrics
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    ensure_tag_tokens(tok)
+    examples, _ = build_examples(tok, traces, default_tools(), slot_state=True)
+    assert tagged.metrics["slot_state_tokens"] == sum(len(ex.state) for ex in examples) > 0
     assert len(tagged_losses) == 8 and tagged_losses[0] > plain_losses[0]  # the logged loss includes the term
     # the saved model and tokenizer carry the tag rows; the tags are learnt
     tok = AutoTokenizer.from_pretrained(tagged.output_dir)
