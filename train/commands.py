@@ -93,6 +93,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ema", type=float, dest="ema_decay",
                    help="ship the moving average of the weights with this decay (default 0.998; 0 = the last weights)")
     p.add_argument("--weight-decay", type=float, dest="weight_decay", help="AdamW weight decay (default 0.01)")
+    p.add_argument("--dropout", type=float,
+                   help="residual dropout while training: embeddings, attention and MLP outputs (default 0: off)")
     p.add_argument("--members", type=int,
                    help="train N models at once (seeds seed…seed+N-1, the cores split between them) and ship "
                    "them as one ensemble (default 1)")
@@ -181,7 +183,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         tiny = TinyConfig(**given("layers", "hidden", "seed", "vocab_size", "pre_tokenizer"))
         config = DemoConfig(minutes=args.minutes, max_steps=args.steps, tiny=tiny,
                             **given("batch_size", "lr", "augment_copies", "decision_weight", "context_weight", "context_noise", "seed",
-                                    "sgd_segments", "restaurants_2", "weight_decay", "members", "state_weight"), **ema,
+                                    "sgd_segments", "restaurants_2", "weight_decay", "members", "state_weight",
+                                    "dropout"), **ema,
                             **({"bf16": {"auto": "auto", "on": True, "off": False}[args.bf16]} if args.bf16 else {}))
     except ValueError as exc:
         raise UserError(f"resto model demo: {exc}") from None

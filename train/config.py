@@ -98,6 +98,14 @@ class FinetuneConfig(BaseModel):
         "states as targets of tag tokens on the user turns. Full fine-tuning only; the traces must carry the "
         "annotations (attach_slot_state). 0 = off.",
     )
+    dropout: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="Residual dropout while training (train.dropout): on the token embeddings and each block's "
+        "attention and MLP outputs, nanoGPT-style, for models trained from scratch on little data. Forward "
+        "hooks, so the saved model and inference are unchanged. 0 = off.",
+    )
     ema_decay: Decay | None = Field(
         default=None,
         description="Also keep an exponential moving average of the trained weights with this decay (e.g. "

@@ -94,6 +94,12 @@ class DemoConfig(BaseModel):
         "and dialogue states as tag targets). 0 = off.",
     )
     weight_decay: float = Field(default=0.01, ge=0, description="AdamW weight decay.")
+    dropout: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="Residual dropout while training (train.dropout: embeddings, attention and MLP outputs). 0 = off.",
+    )
     ema_decay: Decay | None = Field(
         default=0.998,
         description="Ship the exponential moving average of the weights (train.ema; 0.998 ≈ the last 500 of "
@@ -309,6 +315,7 @@ def train_one(settings: Settings, config: DemoConfig, run_dir: Path) -> tuple[Pa
         context_weight=config.context_weight,
         context_noise=config.context_noise,
         state_weight=config.state_weight,
+        dropout=config.dropout,
         ema_decay=config.ema_decay,
     )
     result = finetune(ft, traces, run_dir, callbacks=callbacks)

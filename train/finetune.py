@@ -24,6 +24,7 @@ in the loss, and `context_weight` adds a language-modelling term on user and too
 `context_noise` replaces user and tool-result tokens at random, afresh each epoch (word dropout,
 `train.token_noise`). `state_weight` (full fine-tuning) adds SGD's slot and dialogue-state
 annotations as tag targets on the user tokens (`train.slot_state`; the traces must carry them).
+`dropout` puts nanoGPT's residual dropout on the model while it trains (`train.dropout`).
 Multi-GPU: run the same command under `accelerate launch -m cli.main train direct CONFIG` (DDP, or
 FSDP via an accelerate config) — the Trainer picks the launcher's environment up with no code change.
 """
@@ -40,6 +41,7 @@ from agent.render import RenderConfig
 from agent.trace_io import Trace
 from train.config import FinetuneConfig
 from train.dataset import PadCollator, TokenizedDataset, build_examples, preflight
+from train.dropout import add_residual_dropout
 from train.ema import ema_callback
 from train.prefix_sharing import PrefixSharingCollator
 from train.slot_state import ensure_tag_tokens
@@ -253,6 +255,7 @@ def finetune(
     model = load_model(config)
     if tag_ids is not None and model.get_input_embeddings().num_embeddings < len(tokenizer):
         model.resize_token_embeddings(len(tokenizer))  # rows for the tag tokens (saved with the model)
+    add_residual_dropout(model, config.dropout)  # training-mode hooks only; nothing of it is saved
     resume = last_checkpoint(run_dir) if config.resume else None
     ema = ema_callback(config.ema_decay, resume) if config.ema_decay else None
     # the batch says which loss runs (train.trainer): shared prefix, weights, or the Trainer's own

@@ -42,7 +42,8 @@ def test_model_demo_command_writes_a_loadable_model(data_dir, tmp_path):
     from cli.main import main
 
     out = tmp_path / "demo"
-    args = ["model", "demo", "--steps", "2", "--ema", "0.9", "--state-weight", "1", "--out", str(out)]
+    args = ["model", "demo", "--steps", "2", "--ema", "0.9", "--state-weight", "1", "--dropout", "0.1",
+            "--out", str(out)]
     assert main(["--data-dir", str(data_dir), *args]) == 0
     tok = AutoTokenizer.from_pretrained(out)
     shipped = AutoModelForCausalLM.from_pretrained(out).state_dict()
@@ -51,6 +52,7 @@ def test_model_demo_command_writes_a_loadable_model(data_dir, tmp_path):
     run = Path(os.environ["RESTO_HOME"]) / "runs" / "demo"
     assert json.loads((run / "data.json").read_text())["slot_state_conversations"] == 327
     assert "<|tag:city|>" in tok.get_vocab() and shipped["model.embed_tokens.weight"].shape[0] == len(tok)
+    assert json.loads((run / "config.json").read_text())["dropout"] == 0.1  # --dropout reached the run
     # with --ema the demo model is the average; the run keeps the last weights in final/
     ema = AutoModelForCausalLM.from_pretrained(run / "ema").state_dict()
     last = AutoModelForCausalLM.from_pretrained(run / "final").state_dict()
@@ -76,7 +78,8 @@ def test_calibration_times_shared_prefix_batches(tiny_model_dir, small_traces):
     "flags",
     [["--batch-size", "0"], ["--lr", "-1"], ["--augment", "-2"], ["--layers", "0"], ["--decision-weight", "0"],
      ["--context-weight", "-1"], ["--ema", "1"], ["--weight-decay", "-0.1"], ["--vocab", "100"],
-     ["--context-noise", "1"], ["--context-noise", "0.1", "--context-weight", "0.5"], ["--state-weight", "-1"]],
+     ["--context-noise", "1"], ["--context-noise", "0.1", "--context-weight", "0.5"], ["--state-weight", "-1"],
+     ["--dropout", "1"], ["--dropout", "-0.1"]],
 )
 def test_bad_demo_flags_are_one_clear_error(flags, capsys, tmp_path):
     from cli.main import main
@@ -139,13 +142,14 @@ def test_demo_flags_reach_the_config(monkeypatch, tmp_path):
     assert config.decision_weight == 5.0 and config.bf16 is False
     assert (config.context_weight, config.ema_decay, config.weight_decay) == (0.5, 0.998, 0.1)
     assert config.tiny.pre_tokenizer == "lines" and config.members == 2
-    assert main(["model", "demo", "--context-noise", "0.15", "--state-weight", "2"]) == 0
+    assert main(["model", "demo", "--context-noise", "0.15", "--state-weight", "2", "--dropout", "0.1"]) == 0
     assert seen["config"].context_noise == 0.15 and seen["config"].state_weight == 2.0
+    assert seen["config"].dropout == 0.1
     assert main(["model", "demo"]) == 0
     config = seen["config"]
     assert not config.sgd_segments and not config.restaurants_2 and config.bf16 == "auto" and config.decision_weight == 1.0
     assert (config.context_weight, config.ema_decay, config.weight_decay, config.members) == (0.0, 0.998, 0.01, 1)
-    assert config.state_weight == 0.0
+    assert config.state_weight == 0.0 and config.dropout == 0.0
     assert main(["model", "demo", "--ema", "0"]) == 0
     assert seen["config"].ema_decay is None  # the last weights
     default_tiny = demo.DemoConfig().tiny
