@@ -28,7 +28,8 @@ once the call is complete.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 Verdict = Literal["bad", "partial", "complete"]
@@ -74,7 +75,7 @@ class _Reader:
                 raise _Bad
 
     def choice(self, options: Iterable[str]) -> str:
-        """A JSON string equal to one of `options` (no escapes in them)."""
+        """A JSON string whose raw text (escapes as written) equals one of `options`."""
         options = list(options)
         self.literal('"')
         content = ""
@@ -91,6 +92,10 @@ class _Reader:
             content += ch
             if not any(o.startswith(content) for o in options):
                 raise _Bad
+            if ch == "\\":  # an escape: the next character is part of the string, even a quote
+                content += self.take()
+                if not any(o.startswith(content) for o in options):
+                    raise _Bad
 
     def string(self, limit: int) -> None:
         """Any JSON string of at most `limit` characters (an escape counts as its characters)."""
@@ -117,8 +122,16 @@ class _Reader:
 class CallChecker:
     """Is a text a prefix of (or exactly) one tool call the schemas allow?"""
 
-    def __init__(self, tools: Sequence[dict[str, Any]], max_string: int = MAX_STRING):
+    def __init__(
+        self,
+        tools: Sequence[dict[str, Any]],
+        max_string: int = MAX_STRING,
+        values: Mapping[str, Sequence[str]] | None = None,
+    ):
         self.max_string = max_string
+        # argument key -> the only strings its value may be (agent.grounding); keys absent or with no
+        # candidate stay free strings
+        self.values = {key: [json.dumps(v)[1:-1] for v in vs] for key, vs in (values or {}).items() if vs}
         self.tools: dict[str, tuple[dict[str, dict], set[str]]] = {}
         for tool in tools:
             fn = tool.get("function", tool)
@@ -176,6 +189,8 @@ class CallChecker:
             prop = props[key]
             if prop.get("enum"):
                 r.choice(str(v) for v in prop["enum"])
+            elif key in self.values:
+                r.choice(self.values[key])
             else:
                 r.string(int(prop.get("maxLength", self.max_string)))
             r.ws()
@@ -195,6 +210,12 @@ class TokenGuide:
         self.tokenizer, self.checker = tokenizer, checker
         self.stop_ids = set(stop_ids)
         self._pieces: dict[int, str] = {}
+
+    def with_checker(self, checker: CallChecker) -> TokenGuide:
+        """The same tokenizer and stop tokens under another checker (sharing the decoded pieces)."""
+        guide = TokenGuide(self.tokenizer, checker, self.stop_ids)
+        guide._pieces = self._pieces
+        return guide
 
     def piece(self, token: int) -> str:
         if token not in self._pieces:
@@ -229,21 +250,25 @@ def guided_argmax(guide: TokenGuide, text: str, logits: Any, top: int = 64) -> i
     return int(torch.argmax(logits).item()) if token is None else token
 
 
-def guided_logits_processor(guide: TokenGuide, prompt_width: int):
+def guided_logits_processor(guide: TokenGuide | Sequence[TokenGuide], prompt_width: int):
     """A transformers LogitsProcessor for greedy `generate` on a left-padded batch: each row keeps
-    only its guided argmax (rows are decoded from position `prompt_width` on)."""
+    only its guided argmax (rows are decoded from position `prompt_width` on). One guide for every
+    row, or one per row (grounded decoding: each conversation allows its own values)."""
     import torch
     from transformers import LogitsProcessor
+
+    guides = guide if isinstance(guide, Sequence) else None
 
     class Guided(LogitsProcessor):
         def __call__(self, input_ids, scores):
             out = torch.full_like(scores, float("-inf"))
             for row in range(input_ids.shape[0]):
+                row_guide = guides[row] if guides is not None else guide
                 generated = input_ids[row, prompt_width:].tolist()
-                if guide.stop_ids.intersection(generated):  # a finished row: generate pads it anyway
+                if row_guide.stop_ids.intersection(generated):  # a finished row: generate pads it anyway
                     out[row] = scores[row]
                     continue
-                token = guided_argmax(guide, guide.tokenizer.decode(generated), scores[row])
+                token = guided_argmax(row_guide, row_guide.tokenizer.decode(generated), scores[row])
                 out[row, token] = 0.0
             return out
 

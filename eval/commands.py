@@ -170,6 +170,9 @@ def _register_run(group: argparse._SubParsersAction) -> None:
     p.add_argument("--guided", action="store_true",
                    help="local models: decode only calls the tool schemas allow (agent.guided); default: free "
                    "decoding, as the benchmark scores")
+    p.add_argument("--grounded", action="store_true",
+                   help="local models: guided, and restaurant names, cities and cuisines only as the conversation "
+                   "names them (agent.grounding; needs `resto db build`)")
     p.add_argument("--scenario", help="S1…S5, for `resto eval compare` (default: from the test path)")
     p.add_argument("--pipeline", help="tft / direct / base / …, for `resto eval compare`")
     p.add_argument("--label", help="name shown in reports")
@@ -192,8 +195,8 @@ def _predictor(args: argparse.Namespace, settings: Settings):
             api_key=settings.api_key,
             cache_dir=settings.cache_dir / "llm",
         )
-        if args.guided:
-            raise UserError("--guided works on local models; an endpoint decodes on its own server.")
+        if args.guided or args.grounded:
+            raise UserError("--guided and --grounded work on local models; an endpoint decodes on its own server.")
         return EndpointPredictor(config, max_tokens=args.max_new_tokens)
     from agent.model_loading import ModelLoadError, load_model
     from eval.predict import HFPredictor
@@ -209,9 +212,21 @@ def _predictor(args: argparse.Namespace, settings: Settings):
         loaded.tokenizer,
         batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
-        description=loaded.description + (" [guided]" if args.guided else ""),
+        description=loaded.description + (" [grounded]" if args.grounded else " [guided]" if args.guided else ""),
         guided=args.guided,
+        grounding=gazetteer(settings) if args.grounded else None,
     )
+
+
+def gazetteer(settings: Settings):
+    """The restaurant database's names, for grounded decoding (agent.grounding)."""
+    from agent.grounding import Gazetteer
+    from backend.db import make_engine
+    from backend.sgd_builder import database_exists
+
+    if not database_exists(settings.db_url):
+        raise UserError(f"--grounded needs the restaurant database ({settings.db_url}); run `resto db build` first.")
+    return Gazetteer.from_database(make_engine(settings.db_url))
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

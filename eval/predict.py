@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.conversation import Message, ToolCall
+from agent.grounding import Gazetteer
 from agent.guided import CallChecker, TokenGuide, guided_logits_processor
 from agent.llm_client import ChatClient, EndpointConfig, LLMError
 from agent.policies.hf import clean_completion, stop_token_ids
@@ -66,6 +67,7 @@ class HFPredictor:
         render: RenderConfig | None = None,
         description: str = "hf",
         guided: bool = False,
+        grounding: Gazetteer | None = None,
     ):
         self.model, self.tokenizer = model, tokenizer
         self.batch_size = max(1, batch_size)
@@ -78,13 +80,16 @@ class HFPredictor:
         self._stop = sorted(stop_token_ids(tokenizer))
         self.generated_tokens = 0
         # guided decoding (agent.guided): only calls the tool schemas allow; off = the benchmark's free decoding
-        self.guide = TokenGuide(tokenizer, CallChecker(self.tools), self._stop) if guided else None
+        self.guide = TokenGuide(tokenizer, CallChecker(self.tools), self._stop) if guided or grounding else None
+        # grounded decoding (agent.grounding): each conversation's entity values only; implies guided
+        self.grounding = grounding
 
     def prompts(self, conversations: Sequence[list[Message]]) -> list[str]:
         return [render_prompt(self.tokenizer, msgs, self.tools, self.render) for msgs in conversations]
 
-    def generate_ids(self, prompts: Sequence[str]) -> list[list[int]]:
-        """One left-padded batch → the generated token ids of each row, cut at the first stop token."""
+    def generate_ids(self, prompts: Sequence[str], guides: Sequence[TokenGuide] | None = None) -> list[list[int]]:
+        """One left-padded batch → the generated token ids of each row, cut at the first stop token
+        (`guides`: one per row, instead of the predictor's own guide)."""
         import torch
 
         tok = self.tokenizer
@@ -96,10 +101,11 @@ class HFPredictor:
             tok.padding_side = previous_side
         enc = {k: v.to(self.model.device) for k, v in enc.items()}
         extra = {}
-        if self.guide is not None:
+        if guides is not None or self.guide is not None:
             from transformers import LogitsProcessorList
 
-            extra["logits_processor"] = LogitsProcessorList([guided_logits_processor(self.guide, enc["input_ids"].shape[1])])
+            processor = guided_logits_processor(guides if guides is not None else self.guide, enc["input_ids"].shape[1])
+            extra["logits_processor"] = LogitsProcessorList([processor])
         with torch.no_grad():
             out = self.model.generate(
                 **enc,
@@ -117,21 +123,32 @@ class HFPredictor:
             rows.append(row[:cut])
         return rows
 
-    def generate(self, prompts: Sequence[str]) -> list[str]:
+    def generate(self, prompts: Sequence[str], guides: Sequence[TokenGuide] | None = None) -> list[str]:
         # decoded like the hf policy's raw text (agent.policies.hf.clean_completion): up to and
         # including </tool_call>, end-of-turn and pad tokens removed
         return [
-            clean_completion(self.tokenizer.decode(ids), self.tokenizer) for ids in self.generate_ids(prompts)
+            clean_completion(self.tokenizer.decode(ids), self.tokenizer) for ids in self.generate_ids(prompts, guides)
+        ]
+
+    def guides(self, conversations: Sequence[list[Message]]) -> list[TokenGuide] | None:
+        """Grounded decoding: one guide per conversation, allowing the values it grounds."""
+        if self.grounding is None or self.guide is None:
+            return None
+        return [
+            self.guide.with_checker(CallChecker(self.tools, values=self.grounding.candidates(msgs)))
+            for msgs in conversations
         ]
 
     def predict(self, conversations: Sequence[list[Message]]) -> list[str]:
         prompts = self.prompts(conversations)
+        guides = self.guides(conversations)
         # batches of similar length waste little compute on padding
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         out: list[str] = [""] * len(prompts)
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            for i, text in zip(chunk, self.generate([prompts[i] for i in chunk]), strict=True):
+            chunk_guides = [guides[i] for i in chunk] if guides is not None else None
+            for i, text in zip(chunk, self.generate([prompts[i] for i in chunk], chunk_guides), strict=True):
                 out[i] = text
         return out
 

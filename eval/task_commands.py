@@ -60,10 +60,15 @@ def register_tasks(group: argparse._SubParsersAction) -> None:
         "--user-endpoint", help="an LLM plays the user (OpenAI-compatible URL); default: scripted user"
     )
     p.add_argument("--user-model", help="model name of the LLM user")
+    p.add_argument("--guided", action="store_true",
+                   help="local models: decode only calls the tool schemas allow (agent.guided)")
+    p.add_argument("--grounded", action="store_true",
+                   help="local models: guided, and restaurant names, cities, cuisines, times and dates only as the "
+                   "conversation gives them (agent.grounding)")
     p.set_defaults(func=cmd_tasks)
 
 
-def _task_policy_factory(args: argparse.Namespace, settings: Settings):
+def _task_policy_factory(args: argparse.Namespace, settings: Settings, dbs=None):
     if args.replay:
         from agent.policies.replay import ReplayPolicy
 
@@ -71,6 +76,9 @@ def _task_policy_factory(args: argparse.Namespace, settings: Settings):
     if settings.endpoint:
         from agent.llm_client import ChatClient, EndpointConfig
         from agent.policies.openai import OpenAIPolicy
+
+        if args.guided or args.grounded:
+            raise UserError("--guided and --grounded work on local models; an endpoint decodes on its own server.")
 
         client = ChatClient(
             EndpointConfig(
@@ -81,6 +89,13 @@ def _task_policy_factory(args: argparse.Namespace, settings: Settings):
         return (lambda task, trial: policy), policy.description
     from agent.model_loading import ModelLoadError, load_model
     from agent.policies.hf import HFPolicy, Sampling
+
+    grounding = None
+    if args.grounded:
+        from agent.grounding import Gazetteer
+        from backend.db import make_engine
+
+        grounding = Gazetteer.from_database(make_engine(dbs.template))
 
     try:
         loaded = load_model(settings.model, adapter=settings.adapter, device=args.device)
@@ -94,9 +109,12 @@ def _task_policy_factory(args: argparse.Namespace, settings: Settings):
             loaded,
             max_new_tokens=args.max_new_tokens,
             sampling=Sampling(temperature=args.temperature, seed=seed),
+            guided=args.guided,
+            grounding=grounding,
         )
 
-    return make, f"hf: {loaded.description}"
+    decoding = " [grounded]" if args.grounded else " [guided]" if args.guided else ""
+    return make, f"hf: {loaded.description}{decoding}"
 
 
 def cmd_tasks(args: argparse.Namespace, settings: Settings) -> int:
@@ -117,7 +135,7 @@ def cmd_tasks(args: argparse.Namespace, settings: Settings) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     dbs = Databases.build(settings.sgd_dir(), args.out / "db")
     tasks = [make_task(f"task-{i:02d}", t.messages, dbs) for i, t in enumerate(traces)]
-    make_policy, description = _task_policy_factory(args, settings)
+    make_policy, description = _task_policy_factory(args, settings, dbs)
     make_user = None
     if args.user_endpoint:
         from agent.llm_client import ChatClient, EndpointConfig

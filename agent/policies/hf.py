@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agent.conversation import Message
+from agent.grounding import Gazetteer
 from agent.guided import CallChecker, TokenGuide, guided_argmax
 from agent.model_loading import LoadedModel
 from agent.parse import ToolCallParseError, parse_tool_call
@@ -110,6 +111,7 @@ class HFPolicy:
         sampling: Sampling | None = None,
         reuse_cache: bool = True,
         guided: bool = False,
+        grounding: Gazetteer | None = None,
     ):
         self.loaded = loaded
         self.model = loaded.model
@@ -123,8 +125,11 @@ class HFPolicy:
         self._stop_ids = stop_token_ids(self.tokenizer)
         # guided decoding (agent.guided): only calls the tool schemas allow (the app's tools when the
         # prompt shows none)
-        checker = CallChecker(self.tools or tool_schemas()) if guided else None
+        checker = CallChecker(self.tools or tool_schemas()) if guided or grounding else None
         self.guide = TokenGuide(self.tokenizer, checker, self._stop_ids) if checker else None
+        # grounded decoding (agent.grounding; implies guided): entity, time and date values only as
+        # the conversation gives them, a checker per call
+        self.grounding = grounding
         self._state: _CacheState | None = None
         self._lock = threading.Lock()  # one decode at a time: the cache is shared state
         self._cache_kwarg = cache_kwarg(self.model)
@@ -174,16 +179,22 @@ class HFPolicy:
             state.cache.crop(-drop)  # transformers 5: a negative count removes that many tokens
         return state.cache, common
 
-    def _pick(self, logits: Any, text: str) -> int:
+    def _guide_for(self, messages: list[Message]) -> TokenGuide | None:
+        if self.guide is None or self.grounding is None:
+            return self.guide
+        values = self.grounding.candidates(messages)
+        return self.guide.with_checker(CallChecker(self.tools or tool_schemas(), values=values))
+
+    def _pick(self, logits: Any, text: str, guide: TokenGuide | None) -> int:
         """The next token; `text` is what this call has generated so far (the guide's input)."""
         import torch
 
-        if self.guide is not None:
+        if guide is not None:
             if self.sampling.temperature <= 0:
-                return guided_argmax(self.guide, text, logits)
+                return guided_argmax(guide, text, logits)
             # sampling: keep the allowed ones among the 64 most likely (the guided argmax if none is)
             top = torch.topk(logits, min(64, logits.shape[-1])).indices.tolist()
-            allowed = [t for t in top if self.guide.ok(text, t)] or [guided_argmax(self.guide, text, logits)]
+            allowed = [t for t in top if guide.ok(text, t)] or [guided_argmax(guide, text, logits)]
             masked = torch.full_like(logits, float("-inf"))
             masked[allowed] = logits[allowed]
             logits = masked
@@ -201,6 +212,7 @@ class HFPolicy:
 
         start = time.perf_counter()
         ids = self.prompt_ids(messages)
+        guide = self._guide_for(messages)
         cache, cached = self._prepare_cache(ids)
         self._state = None  # rebuilt below; a failure mid-way must not leave a half-updated cache behind
         fed = ids[:cached]
@@ -220,7 +232,7 @@ class HFPolicy:
                 # the DynamicCache is updated in place; logits only for the last position
                 out = self.model(input_ids=inputs, use_cache=True, logits_to_keep=1, **{self._cache_kwarg: cache})
                 fed.extend(to_feed)
-                token = self._pick(out.logits[0, -1], text)
+                token = self._pick(out.logits[0, -1], text, guide)
                 if ttft is None:
                     ttft = time.perf_counter() - start
                 generated.append(token)

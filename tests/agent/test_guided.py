@@ -159,4 +159,4 @@ def test_guided_eval_needs_a_local_model(tmp_path, capsys, data_dir):
     from cli.main import main
 
     code = main(["--data-dir", str(data_dir), "eval", "run", "--endpoint", "http://127.0.0.1:9/v1", "--guided", "--out", str(tmp_path / "e")])
-    assert code != 0 and "--guided works on local models" in capsys.readouterr().err
+    assert code != 0 and "work on local models" in capsys.readouterr().err
