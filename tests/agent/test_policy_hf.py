@@ -107,11 +107,11 @@ def test_cancel_stops_generation(tiny):
     seen: list[int] = []
     original = policy._pick
 
-    def pick_then_cancel(logits, text):
+    def pick_then_cancel(logits, text, guide):
         seen.append(1)
         if len(seen) == 5:
             cancel.set()
-        return original(logits, text)
+        return original(logits, text, guide)
 
     policy._pick = pick_then_cancel
     step = policy.next_call([user_message("hi")], cancel=cancel)
