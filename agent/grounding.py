@@ -1,21 +1,23 @@
-"""Grounded argument values: a restaurant, city or cuisine the conversation has named, never an invented one.
+"""Grounded argument values: a restaurant, city, cuisine, time or date the conversation gave, never an invented one.
 
     gazetteer = Gazetteer.from_database(engine)        # the names the restaurant database knows
-    values = gazetteer.candidates(messages)           # {"city": ["Santa Rosa"], "restaurant_name": [...], ...}
+    values = gazetteer.candidates(messages)           # {"city": ["Santa Rosa"], "time": ["19:30"], ...}
     checker = CallChecker(tool_schemas(), values=values)   # agent.guided: those keys may only take these
 
 A small model trained from scratch does not copy from its context: the demo model books
 `city: "San Francisco"` and a restaurant name it makes up ("Ampollue Ms") whatever the user said
 (`resto eval tasks` on the demo model: 0 of the 31 booking tasks reach their goal). Guided decoding
 with grounding (`--grounded`) lets the model choose, token by token and best-ranked first, only
-among the entity values the conversation holds:
-- every value of the key in a tool result or an earlier call of this conversation;
-- every name the database knows for the key (`Gazetteer`) that the user's or the assistant's words
-  contain as whole words, case-insensitively ("I would like Santa Rosa." → "Santa Rosa").
+among the values the conversation holds:
+- `restaurant_name`, `city`, `cuisine`: every value of the key in a tool result or an earlier call of
+  this conversation, and every name the database knows for the key (`Gazetteer`) that the user's or
+  the assistant's words contain as whole words, case-insensitively ("I would like Santa Rosa.");
+- `time`, `date`: the phrases of those words that carry a time or date cue, in the tools' formats
+  (`backend.normalize`: "half past 6 in the evening" → "18:30", "next Monday" → "2019-03-04"), and
+  the values of earlier calls and tool results.
 
 A key with no candidate stays a free string, so a user who names a city the database lacks can
-still be searched for (and told it has nothing). Times, dates and party sizes are not grounded: the
-tools normalise what users write ("7:30 pm", "next Friday", "four"; backend.normalize).
+still be searched for (and told it has nothing). `party_size` keeps its enum.
 """
 
 from __future__ import annotations

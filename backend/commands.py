@@ -76,7 +76,8 @@ def cmd_db_build(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-def _existing_engine(settings: Any):
+def existing_engine(settings: Any):
+    """The engine of the configured restaurant database, or a UserError saying to build it first."""
     from backend.sgd_builder import database_exists
 
     if not database_exists(settings.db_url):
@@ -85,7 +86,7 @@ def _existing_engine(settings: Any):
 
 
 def cmd_db_dump(args: argparse.Namespace, settings: Any) -> int:
-    engine = _existing_engine(settings)
+    engine = existing_engine(settings)
     if not is_sqlite(engine):
         raise UserError("`resto db dump` writes SQLite dumps; use your database's own tool (e.g. pg_dump).")
     raw = engine.raw_connection()
@@ -110,7 +111,7 @@ def cmd_tools_run(args: argparse.Namespace, settings: Any) -> int:
 
     if args.limit < 0:
         raise UserError("--limit must be 0 (no cap) or a positive number.")
-    engine = _existing_engine(settings)
+    engine = existing_engine(settings)
     try:
         for number, line in enumerate(sys.stdin, start=1):
             if not line.strip():

@@ -171,8 +171,8 @@ def _register_run(group: argparse._SubParsersAction) -> None:
                    help="local models: decode only calls the tool schemas allow (agent.guided); default: free "
                    "decoding, as the benchmark scores")
     p.add_argument("--grounded", action="store_true",
-                   help="local models: guided, and restaurant names, cities and cuisines only as the conversation "
-                   "names them (agent.grounding; needs `resto db build`)")
+                   help="local models: guided, and restaurant names, cities, cuisines, times and dates only as the "
+                   "conversation gives them (agent.grounding; needs `resto db build`)")
     p.add_argument("--scenario", help="S1…S5, for `resto eval compare` (default: from the test path)")
     p.add_argument("--pipeline", help="tft / direct / base / …, for `resto eval compare`")
     p.add_argument("--label", help="name shown in reports")
@@ -221,12 +221,9 @@ def _predictor(args: argparse.Namespace, settings: Settings):
 def gazetteer(settings: Settings):
     """The restaurant database's names, for grounded decoding (agent.grounding)."""
     from agent.grounding import Gazetteer
-    from backend.db import make_engine
-    from backend.sgd_builder import database_exists
+    from backend.commands import existing_engine
 
-    if not database_exists(settings.db_url):
-        raise UserError(f"--grounded needs the restaurant database ({settings.db_url}); run `resto db build` first.")
-    return Gazetteer.from_database(make_engine(settings.db_url))
+    return Gazetteer.from_database(existing_engine(settings))
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
