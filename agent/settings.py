@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         description="Local models: decode only tool calls the tool schemas allow (agent.guided); "
         "RESTO_GUIDED_DECODING=true or `--guided`.",
     )
+    grounded_decoding: bool = Field(
+        default=False,
+        description="Local models: guided decoding, plus restaurant names, cities, cuisines, times and "
+        "dates only as the conversation gives them (agent.grounding; the database's names come from the "
+        "configured restaurant database); RESTO_GROUNDED_DECODING=true or `--grounded`.",
+    )
     confirm_bookings: bool = Field(
         default=True,
         description="Only run ReserveRestaurant after the user confirmed in their last turn.",

@@ -353,6 +353,8 @@ def default_resolver(settings: Settings) -> Resolved:
                                 max_retries=1)
         policy = OpenAIPolicy(ChatClient(config))
         lines = [("endpoint", str(res.endpoint)), ("model", str(res.model))] + lines
+        if settings.guided_decoding or settings.grounded_decoding:  # said, not silently dropped
+            lines.append(("decoding", "the server's own (--guided/--grounded are for local models)"))
         return Resolved(policy, lines, metadata={"model": res.model, "endpoint": res.endpoint})
     from agent.model_loading import ModelLoadError, load_model
     from agent.policies.hf import HFPolicy
@@ -362,7 +364,37 @@ def default_resolver(settings: Settings) -> Resolved:
     except ModelLoadError as exc:
         return Resolved(None, reason=str(exc))
     lines = [("model", str(res.model)), ("adapter", res.adapter or "—"), ("device", loaded.device)] + lines
-    if settings.guided_decoding:
-        lines.append(("decoding", "guided (tool schemas)"))
-    return Resolved(HFPolicy(loaded, guided=settings.guided_decoding), lines,
+    grounding, decoding = decoding_for(settings)
+    if decoding:
+        lines.append(("decoding", decoding))
+    return Resolved(HFPolicy(loaded, guided=settings.guided_decoding, grounding=grounding), lines,
                     metadata={"model": res.model, "adapter": res.adapter})
+
+
+def decoding_for(settings: Settings) -> tuple[Any, str | None]:
+    """The gazetteer for grounded decoding (None otherwise) and the side panel's decoding line.
+
+    Grounded decoding takes the names it knows from the configured restaurant database. Without one
+    (not built yet, or unreadable) it still grounds what the conversation itself carries (tool
+    results, earlier calls, times and dates) and the panel says so, rather than refusing to chat."""
+    if settings.grounded_decoding:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from agent.grounding import Gazetteer
+        from backend.db import make_engine
+        from backend.errors import UserError
+        from backend.sgd_builder import database_exists
+
+        try:
+            if database_exists(settings.db_url):
+                engine = make_engine(settings.db_url)
+                try:
+                    return Gazetteer.from_database(engine), "grounded (conversation values, database names)"
+                finally:
+                    engine.dispose()
+        except (UserError, SQLAlchemyError):  # unreadable or locked: ground on the conversation alone
+            pass
+        return Gazetteer(), "grounded (conversation values; no database names: run `resto db build`)"
+    if settings.guided_decoding:
+        return None, "guided (tool schemas)"
+    return None, None

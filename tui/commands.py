@@ -54,6 +54,15 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help="database URL or SQLite path (RESTO_DB)")
     p.add_argument("--guided", action="store_true", default=None, dest="guided_decoding",
                    help="local models: decode only calls the tool schemas allow (RESTO_GUIDED_DECODING)")
+    p.add_argument("--grounded", action="store_true", default=None, dest="grounded_decoding",
+                   help="local models: guided, plus names, cities, cuisines, times and dates only as the "
+                   "conversation gives them (RESTO_GROUNDED_DECODING)")
+
+
+def _decoding(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings with the decoding flags given on the command line (unset flags keep the env's)."""
+    flags = {key: True for key in ("guided_decoding", "grounded_decoding") if getattr(args, key, None)}
+    return settings.model_copy(update=flags) if flags else settings
 
 
 def _engine(settings: Settings) -> Any:
@@ -70,8 +79,7 @@ def _replay_policy(settings: Settings, dialogue_id: str) -> Any:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    if args.guided_decoding:
-        settings = settings.model_copy(update={"guided_decoding": True})
+    settings = _decoding(args, settings)
     if args.no_confirm:
         settings = settings.model_copy(update={"confirm_bookings": False})
     policy = _replay_policy(settings, args.replay_policy) if args.replay_policy else None
@@ -92,8 +100,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    if args.guided_decoding:
-        settings = settings.model_copy(update={"guided_decoding": True})
+    settings = _decoding(args, settings)
     from tui.replay import DialogueIndex, ReplaySetup, run_dialogue, summarize
 
     index = DialogueIndex(settings)

@@ -31,29 +31,38 @@ def _conversations() -> list[list[dict]]:
 
 def parrot_model_dir(tmp_path_factory, tiny_model_dir: Path) -> Path:
     """The parrot's directory (trained on first use in this session)."""
+    return overfit_tiny_model(
+        tmp_path_factory.getbasetemp() / "parrot_model", tiny_model_dir, _conversations(), [],
+        PARROT_KW["render_config"], rounds=60,
+    )
+
+
+def overfit_tiny_model(out: Path, tiny_model_dir: Path, conversations: list[list[dict]], tools: list[dict],
+                       render_config: RenderConfig, rounds: int) -> Path:
+    """The tiny model trained `rounds` times over `conversations` (loss on the assistant calls only, as
+    resto trains), saved with its tokenizer at `out`; an existing `out` is reused (one per session)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from agent.render import render_training_example
 
-    out = tmp_path_factory.getbasetemp() / "parrot_model"
     if (out / "config.json").exists():
         return out
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     examples = []
-    for convo in _conversations():
-        ids, labels = render_training_example(tok, convo, [], PARROT_KW["render_config"])
+    for convo in conversations:
+        ids, labels = render_training_example(tok, convo, tools, render_config)
         examples.append((torch.tensor([ids]), torch.tensor([labels])))
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    for _ in range(60):
+    for _ in range(rounds):
         for ids, labels in examples:
             model(input_ids=ids, labels=labels).loss.backward()
             optimizer.step()
             optimizer.zero_grad()
-    tmp = out.with_name("parrot_model.tmp")
+    tmp = out.with_name(out.name + ".tmp")
     model.save_pretrained(tmp)
     for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
         if (tiny_model_dir / name).exists():
