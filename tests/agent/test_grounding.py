@@ -55,14 +55,24 @@ def test_time_and_date_phrases_become_the_tool_formats():
     assert phrases("a table for 4", _TIME_CUE, normalize_time) == []  # a number without a time cue is no time
 
 
-def test_a_conversation_grounds_its_results_calls_and_words():
+def test_a_conversation_grounds_its_results_and_the_users_words():
     values = GAZ.candidates(conversation())
-    # tool results and earlier calls first, then the database names the words mention
+    # tool results first, then the database names the user's words mention
     assert values["restaurant_name"] == ["Thai Orchid", "Lotus Thai"]
     assert values["city"] == ["San Jose", "Santa Rosa"]
     assert values["cuisine"] == ["Thai"]
     assert values["time"] == ["19:30"] and values["date"] == ["2019-03-04"]
     assert GAZ.candidates([user_message("hello")]) == {}  # nothing grounded: every value stays free
+
+
+def test_the_assistants_own_words_and_calls_ground_nothing():
+    """In a live chat they are the model's output: a city it made up must not become allowed."""
+    made_up = [
+        user_message("Thai food please"),
+        ToolCall("FindRestaurants", {"city": "San Francisco", "cuisine": "Thai"}).to_message(),
+        ToolCall("respond_to_user", {"message": "Thai Orchid in Fairfield at 7 pm tomorrow?"}).to_message(),
+    ]
+    assert GAZ.candidates(made_up) == {"cuisine": ["Thai"]}
 
 
 def test_the_checker_allows_grounded_strings_only():
