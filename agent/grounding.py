@@ -1,4 +1,4 @@
-"""Grounded argument values: a restaurant, city, cuisine, time or date the conversation gave, never an invented one.
+"""Grounded argument values: a restaurant, city, cuisine, time, date or party size the conversation gave, never an invented one.
 
     gazetteer = Gazetteer.from_database(engine)        # the names the restaurant database knows
     values = gazetteer.candidates(messages)           # {"city": ["Santa Rosa"], "time": ["19:30"], ...}
@@ -6,24 +6,25 @@
 
 A small model trained from scratch does not copy from its context: the demo model books
 `city: "San Francisco"` and a restaurant name it makes up ("Ampollue Ms") whatever the user said
-(`resto eval tasks` on the demo model: 0 of the 31 booking tasks reach their goal). Guided decoding
+(`resto eval tasks` on the demo model: 0 of the 30 booking tasks reach their goal). Guided decoding
 with grounding (`--grounded`) lets the model choose, token by token and best-ranked first, only
 among the values the conversation holds:
 - `restaurant_name`, `city`, `cuisine`: every value of the key in a tool result of this conversation,
   and every name the database knows for the key (`Gazetteer`) that the user's words contain as whole
-  words, case-insensitively ("I would like Santa Rosa.");
-- `time`, `date`: the phrases of the user's words that carry a time or date cue, in the tools' formats
-  (`backend.normalize`: "half past 6 in the evening" → "18:30", "next Monday" → "2019-03-04"), and
-  the values in tool results.
+  words, case-insensitively ("I would like Santa Rosa."); a name is also found by its part before
+  " - " ("Coupa Cafe" for "Coupa Cafe - Ramona");
+- `time`, `date`, `party_size`: the phrases of the user's words that carry a time, date or party cue,
+  in the tools' formats (`backend.normalize`: "half past 6 in the evening" → "18:30", "next Monday" →
+  "2019-03-04", "a group of four" → "4"), and the values in tool results. Only the latest message
+  that gives any counts: "no, make it 8 pm" replaces the 7 pm said before;
+- `date` when nobody gave one: today, the tool's own default.
 
 The assistant's own messages and calls ground nothing. In a live chat they are the model's output, and
 a city it made up in one turn ("…in San Francisco") would otherwise become an allowed value in the
-next. On the benchmark they add nothing either: grounded on the user and the tool results alone, the
-four v4 demo models score 0.731, 0.736, 0.737, 0.726 staged (0.731, 0.737, 0.737, 0.726 when the
-reference's assistant turns grounded too).
+next. On the benchmark they add nothing either (README, grounded decoding: v1 vs v2).
 
-A key with no candidate stays a free string, so a user who names a city the database lacks can
-still be searched for (and told it has nothing). `party_size` keeps its enum.
+A key with no candidate stays a free string (an enum key: its enum), so a user who names a city the
+database lacks can still be searched for (and told it has nothing).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-GROUNDED_KEYS = ("restaurant_name", "city", "cuisine", "time", "date")
+GROUNDED_KEYS = ("restaurant_name", "city", "cuisine", "time", "date", "party_size")
+LATEST_KEYS = ("time", "date", "party_size")  # the user's latest word on them wins (a correction)
 MAX_PHRASE = 6  # words in a time or date phrase ("half past 6 in the evening")
 _TIME_CUE = re.compile(r"\d:\d\d|\b(am|pm|a\.m|p\.m|noon|midnight|morning|evening|afternoon|tonight|half|quarter|o'clock)\b")
 _DATE_CUE = re.compile(
@@ -42,6 +44,9 @@ _DATE_CUE = re.compile(
     r"march|mar|april|apr|may|june|jun|july|jul|aug(ust)?|sep(t|tember)?|oct(ober)?|nov(ember)?|dec(ember)?|"
     r"\d{1,2}(st|nd|rd|th))\b|\d/\d"
 )
+
+
+_PARTY_CUE = re.compile(r"\b(people|persons?|guests|of us|pax|party of|group of|table for)\b")
 
 
 def _load(value: Any) -> Any:
@@ -97,6 +102,27 @@ def _dates(text: str) -> list[str]:
     return phrases(text, _DATE_CUE, normalize_date)
 
 
+def _party_sizes(text: str) -> list[str]:
+    from backend.normalize import normalize_party_size
+
+    def parse(phrase: str) -> str:
+        value = normalize_party_size(phrase)
+        if not (isinstance(value, str) and value.isdigit()):
+            raise ValueError(phrase)
+        return value
+
+    return phrases(text, _PARTY_CUE, parse)
+
+
+SPOKEN = {"time": _times, "date": _dates, "party_size": _party_sizes}
+
+
+def _today() -> str:
+    from backend.normalize import normalize_date
+
+    return normalize_date("today")
+
+
 @dataclass
 class Gazetteer:
     """The names each grounded key may take, e.g. {"city": ["Alameda", …], …}."""
@@ -104,8 +130,15 @@ class Gazetteer:
     names: Mapping[str, Iterable[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # a name is matched whole, and by its part before " - " ("Coupa Cafe" for "Coupa Cafe - Ramona")
         self._patterns: dict[str, list[tuple[re.Pattern, str]]] = {
-            key: [(re.compile(rf"(?<!\w){re.escape(n.lower())}(?!\w)"), n) for n in sorted(set(names)) if n.strip()]
+            key: [
+                (re.compile(rf"(?<!\w){re.escape(form.lower())}(?!\w)"), n)
+                for n in sorted(set(names))
+                if n.strip()
+                for form in dict.fromkeys([n, n.split(" - ")[0].strip()])
+                if len(form) >= 4
+            ]
             for key, names in self.names.items()
         }
 
@@ -124,32 +157,32 @@ class Gazetteer:
     def mentioned(self, key: str, text: str) -> list[str]:
         """The names of `key` that `text` contains as whole words (case-insensitive)."""
         lower = text.lower()
-        return [name for pattern, name in self._patterns.get(key, ()) if pattern.search(lower)]
+        return list(dict.fromkeys(name for pattern, name in self._patterns.get(key, ()) if pattern.search(lower)))
 
     def candidates(self, messages: list[dict[str, Any]], keys: Iterable[str] = GROUNDED_KEYS) -> dict[str, list[str]]:
         """For each key, the values this conversation grounds (see the module docstring); keys without
         any are left out. Only the user's messages and tool results count: the assistant's own words and
         calls are the model's, and in a live chat a value it made up must not ground itself."""
         found: dict[str, dict[str, None]] = {key: {} for key in keys}  # dicts keep first-seen order
-        words: list[str] = []
         for message in messages:
             content = message.get("content")
             if message.get("role") not in ("user", "tool") or not isinstance(content, str) or not content:
                 continue
+            here: dict[str, dict[str, None]] = {key: {} for key in found}
             records = list(_records(content))
             for record in records:
-                for key in found:
+                for key in here:
                     if isinstance(record.get(key), str):
-                        found[key][record[key]] = None
+                        here[key][record[key]] = None
             if not records:
-                words.append(content)
-        text = "\n".join(words)
-        for key in found:
-            for name in self.mentioned(key, text):
-                found[key].setdefault(name, None)
-        spoken = {"time": _times, "date": _dates}
-        for key in set(found) & set(spoken):
-            for chunk in words:
-                for value in spoken[key](chunk):
-                    found[key].setdefault(value, None)
+                for key in here:
+                    for value in SPOKEN[key](content) if key in SPOKEN else self.mentioned(key, content):
+                        here[key][value] = None
+            for key, values in here.items():
+                if values and key in LATEST_KEYS:
+                    found[key] = values  # a later mention replaces the earlier ones
+                else:
+                    found[key].update(values)
+        if "date" in found and not found["date"]:
+            found["date"] = {_today(): None}  # no date given: the tool's own default, today
         return {key: list(values) for key, values in found.items() if values}

@@ -188,7 +188,9 @@ class CallChecker:
             r.ws()
             prop = props[key]
             if prop.get("enum"):
-                r.choice(str(v) for v in prop["enum"])
+                options = [str(v) for v in prop["enum"]]
+                grounded = [v for v in options if v in self.values.get(key, ())]
+                r.choice(grounded or options)  # grounded enum values when the conversation gives some
             elif key in self.values:
                 r.choice(self.values[key])
             else:

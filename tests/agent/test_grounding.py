@@ -62,7 +62,27 @@ def test_a_conversation_grounds_its_results_and_the_users_words():
     assert values["city"] == ["San Jose", "Santa Rosa"]
     assert values["cuisine"] == ["Thai"]
     assert values["time"] == ["19:30"] and values["date"] == ["2019-03-04"]
-    assert GAZ.candidates([user_message("hello")]) == {}  # nothing grounded: every value stays free
+    assert "party_size" not in values  # nobody said how many: the model picks from the enum
+    # nothing said: every value stays free, but the date, which the tool defaults to today
+    assert GAZ.candidates([user_message("hello")]) == {"date": ["2019-03-01"]}
+
+
+def test_the_users_latest_word_on_time_date_and_party_size_wins():
+    chat = [
+        user_message("Thai Orchid at 7 pm on March 5th for 3 people"),
+        user_message("Is it in San Jose?"),  # says nothing of them: the values stand
+        user_message("No, make it half past 8 in the evening, a table for two, and at Mimi's Cafe"),
+    ]
+    values = GAZ.candidates(chat)
+    assert values["time"] == ["20:30"] and values["party_size"] == ["2"] and values["date"] == ["2019-03-05"]
+    assert values["restaurant_name"] == ["Thai Orchid", "Mimi's Cafe"]  # names add up: the model chooses
+    assert GAZ.candidates(chat[:2])["time"] == ["19:00"] and GAZ.candidates(chat[:2])["party_size"] == ["3"]
+
+
+def test_a_name_is_found_by_its_part_before_the_dash():
+    gaz = Gazetteer({"restaurant_name": ["Coupa Cafe - Ramona", "Koi Palace - Dublin", "Koi Palace - Milpitas"]})
+    assert gaz.mentioned("restaurant_name", "The restaurant is Coupa Cafe in Palo Alto.") == ["Coupa Cafe - Ramona"]
+    assert gaz.mentioned("restaurant_name", "koi palace - dublin please") == ["Koi Palace - Dublin", "Koi Palace - Milpitas"]
 
 
 def test_the_assistants_own_words_and_calls_ground_nothing():
@@ -72,7 +92,7 @@ def test_the_assistants_own_words_and_calls_ground_nothing():
         ToolCall("FindRestaurants", {"city": "San Francisco", "cuisine": "Thai"}).to_message(),
         ToolCall("respond_to_user", {"message": "Thai Orchid in Fairfield at 7 pm tomorrow?"}).to_message(),
     ]
-    assert GAZ.candidates(made_up) == {"cuisine": ["Thai"]}
+    assert GAZ.candidates(made_up) == {"cuisine": ["Thai"], "date": ["2019-03-01"]}
 
 
 def test_the_checker_allows_grounded_strings_only():
@@ -83,9 +103,12 @@ def test_the_checker_allows_grounded_strings_only():
     assert checker.check(PREFIX + "San Jose") == "bad"
     reserve = '<tool_call>{"name": "ReserveRestaurant", "arguments": {"restaurant_name": "'
     assert checker.check(reserve + 'The \\"Quoted\\" Bar", "city": "Santa Rosa", "time": "7 pm"}}</tool_call>') == "complete"
-    # party_size keeps its enum, which grounding never widens
-    assert CallChecker(tool_schemas(), values={"party_size": ["9"]}).check(
-        reserve + 'X", "city": "Y", "time": "7 pm", "party_size": "9"}}</tool_call>') == "bad"
+    # party_size keeps its enum, which grounding never widens, only narrows
+    head = reserve + 'X", "city": "Y", "time": "7 pm", "party_size": "'
+    assert CallChecker(tool_schemas(), values={"party_size": ["9"]}).check(head + '9"}}</tool_call>') == "bad"
+    assert CallChecker(tool_schemas(), values={"party_size": ["9"]}).check(head + '4"}}</tool_call>') == "complete"
+    assert CallChecker(tool_schemas(), values={"party_size": ["3"]}).check(head + '4"}}</tool_call>') == "bad"
+    assert CallChecker(tool_schemas(), values={"party_size": ["3"]}).check(head + '3"}}</tool_call>') == "complete"
 
 
 def test_whatever_the_logits_the_value_is_a_grounded_one(tiny_model_dir):

@@ -36,7 +36,7 @@ def test_without_a_readable_database_grounding_keeps_the_conversation_values(tmp
         path.write_text("this is not SQLite")
     grounding, line = decoding_for(settings.model_copy(update={"db": str(path), "grounded_decoding": True}))
     assert isinstance(grounding, Gazetteer) and grounding.mentioned("city", "san jose") == []
-    assert grounding.candidates([{"role": "user", "content": "7 pm please"}]) == {"time": ["19:00"]}
+    assert grounding.candidates([{"role": "user", "content": "7 pm please"}]) == {"time": ["19:00"], "date": ["2019-03-01"]}
     assert "run `resto db build`" in line
 
 
