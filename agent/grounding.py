@@ -35,17 +35,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# what the --grounded flags say they do (resto chat / replay / eval run / eval tasks)
+HELP = "restaurant names, cities, cuisines, times, dates and party sizes only as the conversation gives them"
 GROUNDED_KEYS = ("restaurant_name", "city", "cuisine", "time", "date", "party_size")
 LATEST_KEYS = ("time", "date", "party_size")  # the user's latest word on them wins (a correction)
-MAX_PHRASE = 6  # words in a time or date phrase ("half past 6 in the evening")
+MAX_PHRASE = 6  # words in a time, date or party phrase ("half past 6 in the evening")
 _TIME_CUE = re.compile(r"\d:\d\d|\b(am|pm|a\.m|p\.m|noon|midnight|morning|evening|afternoon|tonight|half|quarter|o'clock)\b")
 _DATE_CUE = re.compile(
     r"\b(today|tonight|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday|jan(uary)?|feb(ruary)?|"
     r"march|mar|april|apr|may|june|jun|july|jul|aug(ust)?|sep(t|tember)?|oct(ober)?|nov(ember)?|dec(ember)?|"
     r"\d{1,2}(st|nd|rd|th))\b|\d/\d"
 )
-
-
 _PARTY_CUE = re.compile(r"\b(people|persons?|guests|of us|pax|party of|group of|table for)\b")
 
 
@@ -153,6 +153,18 @@ class Gazetteer:
             rows = session.execute(select(Restaurant.name, Restaurant.city)).all()
             cuisines = session.scalars(select(Cuisine.name)).all()
         return cls({"restaurant_name": [r[0] for r in rows], "city": [r[1] for r in rows], "cuisine": list(cuisines)})
+
+    @classmethod
+    def from_url(cls, url: str | Any) -> Gazetteer:
+        """The names of the restaurant database at `url` (a URL or SQLite path), or a UserError saying
+        to build it first; the engine is closed again."""
+        from backend.sgd_builder import existing_database
+
+        engine = existing_database(url)
+        try:
+            return cls.from_database(engine)
+        finally:
+            engine.dispose()
 
     def mentioned(self, key: str, text: str) -> list[str]:
         """The names of `key` that `text` contains as whole words (case-insensitive)."""

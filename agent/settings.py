@@ -63,9 +63,9 @@ class Settings(BaseSettings):
     )
     grounded_decoding: bool = Field(
         default=False,
-        description="Local models: guided decoding, plus restaurant names, cities, cuisines, times and "
-        "dates only as the conversation gives them (agent.grounding; the database's names come from the "
-        "configured restaurant database); RESTO_GROUNDED_DECODING=true or `--grounded`.",
+        description="Local models: guided decoding, plus restaurant names, cities, cuisines, times, dates "
+        "and party sizes only as the conversation gives them (agent.grounding; the database's names come "
+        "from the configured restaurant database); RESTO_GROUNDED_DECODING=true or `--grounded`.",
     )
     confirm_bookings: bool = Field(
         default=True,

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from backend.db import is_sqlite, make_engine
+from backend.db import is_sqlite
 from backend.errors import UserError
 
 
@@ -76,17 +76,14 @@ def cmd_db_build(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-def existing_engine(settings: Any):
-    """The engine of the configured restaurant database, or a UserError saying to build it first."""
-    from backend.sgd_builder import database_exists
+def _existing_engine(settings: Any):
+    from backend.sgd_builder import existing_database
 
-    if not database_exists(settings.db_url):
-        raise UserError(f"No restaurant database at {settings.db_url}; run `resto db build` first.")
-    return make_engine(settings.db_url)
+    return existing_database(settings.db_url)
 
 
 def cmd_db_dump(args: argparse.Namespace, settings: Any) -> int:
-    engine = existing_engine(settings)
+    engine = _existing_engine(settings)
     if not is_sqlite(engine):
         raise UserError("`resto db dump` writes SQLite dumps; use your database's own tool (e.g. pg_dump).")
     raw = engine.raw_connection()
@@ -111,7 +108,7 @@ def cmd_tools_run(args: argparse.Namespace, settings: Any) -> int:
 
     if args.limit < 0:
         raise UserError("--limit must be 0 (no cap) or a positive number.")
-    engine = existing_engine(settings)
+    engine = _existing_engine(settings)
     try:
         for number, line in enumerate(sys.stdin, start=1):
             if not line.strip():

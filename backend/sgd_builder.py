@@ -216,6 +216,14 @@ def _sqlite_path(url: str) -> Path | None:
     return None
 
 
+def existing_database(url: str | Path):
+    """The engine of the restaurant database at `url` (a URL or SQLite path), or a UserError saying to
+    build it first."""
+    if not database_exists(str(url)):
+        raise UserError(f"No restaurant database at {url}; run `resto db build` first.")
+    return make_engine(url)
+
+
 def database_exists(url: str) -> bool:
     """True when the database already holds restaurants (for `--if-missing`)."""
     path = _sqlite_path(to_url(url))

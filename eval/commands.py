@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from agent.grounding import HELP as GROUNDED_HELP
+from agent.grounding import Gazetteer
 from agent.settings import Settings
 from backend.errors import UserError
 
@@ -171,8 +173,7 @@ def _register_run(group: argparse._SubParsersAction) -> None:
                    help="local models: decode only calls the tool schemas allow (agent.guided); default: free "
                    "decoding, as the benchmark scores")
     p.add_argument("--grounded", action="store_true",
-                   help="local models: guided, and restaurant names, cities, cuisines, times and dates only as the "
-                   "conversation gives them (agent.grounding; needs `resto db build`)")
+                   help=f"local models: guided, and {GROUNDED_HELP} (agent.grounding; needs `resto db build`)")
     p.add_argument("--scenario", help="S1…S5, for `resto eval compare` (default: from the test path)")
     p.add_argument("--pipeline", help="tft / direct / base / …, for `resto eval compare`")
     p.add_argument("--label", help="name shown in reports")
@@ -214,16 +215,8 @@ def _predictor(args: argparse.Namespace, settings: Settings):
         max_new_tokens=args.max_new_tokens,
         description=loaded.description + (" [grounded]" if args.grounded else " [guided]" if args.guided else ""),
         guided=args.guided,
-        grounding=gazetteer(settings) if args.grounded else None,
+        grounding=Gazetteer.from_url(settings.db_url) if args.grounded else None,
     )
-
-
-def gazetteer(settings: Settings):
-    """The restaurant database's names, for grounded decoding (agent.grounding)."""
-    from agent.grounding import Gazetteer
-    from backend.commands import existing_engine
-
-    return Gazetteer.from_database(existing_engine(settings))
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

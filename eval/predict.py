@@ -81,7 +81,7 @@ class HFPredictor:
         self.generated_tokens = 0
         # guided decoding (agent.guided): only calls the tool schemas allow; off = the benchmark's free decoding
         self.guide = TokenGuide(tokenizer, CallChecker(self.tools), self._stop) if guided or grounding else None
-        # grounded decoding (agent.grounding): each conversation's entity values only; implies guided
+        # grounded decoding (agent.grounding): each conversation's own values only; implies guided
         self.grounding = grounding
 
     def prompts(self, conversations: Sequence[list[Message]]) -> list[str]:

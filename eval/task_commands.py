@@ -16,6 +16,8 @@ import sys
 import zlib
 from pathlib import Path
 
+from agent.grounding import HELP as GROUNDED_HELP
+from agent.grounding import Gazetteer
 from agent.settings import Settings
 from backend.errors import UserError
 
@@ -63,8 +65,7 @@ def register_tasks(group: argparse._SubParsersAction) -> None:
     p.add_argument("--guided", action="store_true",
                    help="local models: decode only calls the tool schemas allow (agent.guided)")
     p.add_argument("--grounded", action="store_true",
-                   help="local models: guided, and restaurant names, cities, cuisines, times and dates only as the "
-                   "conversation gives them (agent.grounding)")
+                   help=f"local models: guided, and {GROUNDED_HELP} (agent.grounding)")
     p.set_defaults(func=cmd_tasks)
 
 
@@ -90,12 +91,7 @@ def _task_policy_factory(args: argparse.Namespace, settings: Settings, dbs=None)
     from agent.model_loading import ModelLoadError, load_model
     from agent.policies.hf import HFPolicy, Sampling
 
-    grounding = None
-    if args.grounded:
-        from agent.grounding import Gazetteer
-        from backend.db import make_engine
-
-        grounding = Gazetteer.from_database(make_engine(dbs.template))
+    grounding = Gazetteer.from_url(dbs.template) if args.grounded else None
 
     try:
         loaded = load_model(settings.model, adapter=settings.adapter, device=args.device)

@@ -375,26 +375,18 @@ def decoding_for(settings: Settings) -> tuple[Any, str | None]:
     """The gazetteer for grounded decoding (None otherwise) and the side panel's decoding line.
 
     Grounded decoding takes the names it knows from the configured restaurant database. Without one
-    (not built yet, or unreadable) it still grounds what the conversation itself carries (tool
-    results, earlier calls, times and dates) and the panel says so, rather than refusing to chat."""
+    (not built yet, unreadable or locked) it still grounds what the conversation itself carries (tool
+    results, the user's times, dates and party sizes) and the panel says so, rather than refusing to chat."""
     if settings.grounded_decoding:
         from sqlalchemy.exc import SQLAlchemyError
 
         from agent.grounding import Gazetteer
-        from backend.db import make_engine
         from backend.errors import UserError
-        from backend.sgd_builder import database_exists
 
         try:
-            if database_exists(settings.db_url):
-                engine = make_engine(settings.db_url)
-                try:
-                    return Gazetteer.from_database(engine), "grounded (conversation values, database names)"
-                finally:
-                    engine.dispose()
-        except (UserError, SQLAlchemyError):  # unreadable or locked: ground on the conversation alone
-            pass
-        return Gazetteer(), "grounded (conversation values; no database names: run `resto db build`)"
+            return Gazetteer.from_url(settings.db_url), "grounded (conversation values, database names)"
+        except (UserError, SQLAlchemyError):
+            return Gazetteer(), "grounded (conversation values; no database names: run `resto db build`)"
     if settings.guided_decoding:
         return None, "guided (tool schemas)"
     return None, None

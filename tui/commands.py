@@ -15,6 +15,7 @@ import json
 import sys
 from typing import Any
 
+from agent.grounding import HELP as GROUNDED_HELP
 from agent.settings import Settings
 from backend.errors import UserError
 
@@ -55,8 +56,7 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guided", action="store_true", default=None, dest="guided_decoding",
                    help="local models: decode only calls the tool schemas allow (RESTO_GUIDED_DECODING)")
     p.add_argument("--grounded", action="store_true", default=None, dest="grounded_decoding",
-                   help="local models: guided, plus names, cities, cuisines, times and dates only as the "
-                   "conversation gives them (RESTO_GROUNDED_DECODING)")
+                   help=f"local models: guided, plus {GROUNDED_HELP} (RESTO_GROUNDED_DECODING)")
 
 
 def _decoding(args: argparse.Namespace, settings: Settings) -> Settings:

@@ -127,8 +127,8 @@ class HFPolicy:
         # prompt shows none)
         checker = CallChecker(self.tools or tool_schemas()) if guided or grounding else None
         self.guide = TokenGuide(self.tokenizer, checker, self._stop_ids) if checker else None
-        # grounded decoding (agent.grounding; implies guided): entity, time and date values only as
-        # the conversation gives them, a checker per call
+        # grounded decoding (agent.grounding; implies guided): names, times, dates and party sizes
+        # only as the conversation gives them, a checker per call
         self.grounding = grounding
         self._state: _CacheState | None = None
         self._lock = threading.Lock()  # one decode at a time: the cache is shared state
