@@ -1,6 +1,9 @@
 """How well a model fits its training decisions vs held-out ones (a diagnostic for overfitting).
 
-    RESTO_DATA_DIR=../shared/data .venv/bin/python bench/decision_fit.py MODEL_DIR [--train 60]
+    RESTO_DATA_DIR=../shared/data .venv/bin/python bench/decision_fit.py [MODEL_DIR] [--train 60]
+
+MODEL_DIR defaults to the demo model (`resto model demo`); without one it says so and exits with
+`SKIPPED` (77), which `bench/run_all.py` reports as skipped rather than failed.
 
 Teacher-forced on whole conversations rendered as in training: for every assistant turn, is the
 function name predicted token by token (argmax) exactly right, given the gold history? And for
@@ -103,16 +106,25 @@ def fit(model, tokenizer, traces) -> dict[str, float]:
     }
 
 
+SKIPPED = 77  # a prerequisite is missing (the automake convention bench/run_all.py follows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", type=Path)
+    parser.add_argument("model", type=Path, nargs="?", help="model directory (default: the demo model)")
     parser.add_argument("--train", type=int, default=60, help="S1 training conversations to score")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     from agent.settings import DataDirError, Settings
 
+    settings = Settings()
+    model_dir = args.model or settings.demo_model_dir
+    if not (model_dir / "config.json").exists():
+        hint = "" if args.model else " (the default, the demo model: train it with `resto model demo`)"
+        print(f"decision_fit: no model at {model_dir}{hint}", file=sys.stderr)
+        return SKIPPED
     try:  # the project's own rule and message (RESTO_DATA_DIR)
-        data_dir = Settings().require_data_dir()
+        data_dir = settings.require_data_dir()
     except DataDirError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -123,10 +135,10 @@ def main() -> int:
     from train.sgd_traces import dialogue_to_trace, s1_split
 
     torch.set_num_threads(args.threads)
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
-    model = AutoModelForCausalLM.from_pretrained(args.model).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     train, held_out = s1_split(data_dir / "sgd")
-    print(f"model: {args.model}")
+    print(f"model: {model_dir}")
     print(f"{'conversations':28} {'turns':>6} {'decision acc.':>13} {'values':>6} {'value acc.':>10} "
           f"{'loss/token':>10} {'decision tokens':>15}")
     results = []

@@ -31,14 +31,13 @@ def worker(model_dir: str, threads: int, batches: int, bf16: bool) -> None:
     import torch
     from transformers import AutoTokenizer
 
-    from train.dataset import build_examples
-    from train.demo import calibrate_conversations_per_second
-    from train.finetune import default_tools
+    from train.demo import calibrate_conversations_per_second, calibration_examples
     from train.sgd_traces import s1_traces
 
     torch.set_num_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    examples, _ = build_examples(tokenizer, s1_traces(Path(os.environ["RESTO_DATA_DIR"]) / "sgd"), default_tools())
+    traces = s1_traces(Path(os.environ["RESTO_DATA_DIR"]) / "sgd")
+    examples = calibration_examples(tokenizer, traces, batch_size=2, batches=batches)
     cps = calibrate_conversations_per_second(Path(model_dir), examples, batch_size=2, batches=batches, bf16=bf16)
     print(json.dumps({"threads": threads, "cps": cps}), flush=True)
 

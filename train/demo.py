@@ -204,6 +204,19 @@ def calibrate_conversations_per_second(
     return done / max(spent, 1e-6)
 
 
+def calibration_examples(tokenizer, traces: list[Trace], batch_size: int, batches: int = 2) -> list:
+    """Tokenized examples for `calibrate_conversations_per_second`: the median-length conversations
+    (length by their JSON, a close proxy for tokens), enough for its warm-up batch and `batches`
+    timed ones. Only these are tokenized: `finetune` tokenizes the whole training set itself."""
+    from train.dataset import build_examples
+
+    wanted = (batches + 1) * batch_size
+    ranked = sorted(traces, key=lambda t: len(json.dumps(t.messages)))
+    start = max(0, len(ranked) // 2 - wanted // 2)
+    examples, _ = build_examples(tokenizer, ranked[start : start + wanted], default_tools())
+    return examples
+
+
 def choose_precision(model_dir: Path, examples, batch_size: int, bf16: bool | str = "auto") -> tuple[bool, float]:
     """(use bf16, conversations/s): the forced choice, or under "auto" both timed side by side, bf16
     kept only when it is BF16_MIN_GAIN times faster (without bf16 instructions it is far slower)."""
@@ -267,27 +280,24 @@ def build_base(settings: Settings, config: DemoConfig, base_dir: Path) -> None:
 def train_one(settings: Settings, config: DemoConfig, run_dir: Path) -> tuple[Path, dict]:
     """Train the model in `run_dir/base` (built already) into `run_dir`; returns the directory to
     ship (the moving average, or the last weights) and the run's metrics."""
-    from transformers import AutoTokenizer
-
-    from train.dataset import build_examples
-
     base_dir = run_dir / "base"
-    tokenizer = AutoTokenizer.from_pretrained(base_dir)
     traces = s1_traces(settings.sgd_dir()) + extra_sgd_traces(config, settings.sgd_dir())
     traces = augment(traces, config.augment_copies, seed=config.seed)
     if config.state_weight > 0:
         from train.slot_state import attach_slot_state
 
         print(f"slot-state targets for {attach_slot_state(traces, settings.sgd_dir())} conversations", flush=True)
-    examples, report = build_examples(tokenizer, traces, default_tools())
     steps = config.max_steps
     per_step = config.batch_size * config.grad_accumulation
     callbacks = []
     bf16 = config.bf16 is True
     if steps is None:
-        bf16, cps = choose_precision(base_dir, examples, config.batch_size, config.bf16)
+        from transformers import AutoTokenizer
+
+        sample = calibration_examples(AutoTokenizer.from_pretrained(base_dir), traces, config.batch_size)
+        bf16, cps = choose_precision(base_dir, sample, config.batch_size, config.bf16)
         print(f"calibration: {cps:.2f} conversations/s ({'bf16 autocast' if bf16 else 'fp32'}), "
-              f"~{len(examples) / cps / 60:.1f} min per epoch; "
+              f"~{len(traces) / cps / 60:.1f} min per epoch; "
               f"training for {config.minutes:g} min (learning rate scheduled by time)", flush=True)
         # the time budget stops training; this bound (≈2× the calibrated estimate) sizes the progress bar
         steps = max(20, int(2 * config.minutes * 60 * cps / per_step))

@@ -36,3 +36,25 @@ def test_fit_scores_every_turn_of_a_tiny_model(tiny_model_dir):
     assert 0.0 < r["decision_share"] < 1.0
     assert r["values"] == 2 * 5  # FindRestaurants(city, cuisine) + ReserveRestaurant(name, city, time) each
     assert r["value_acc"] == 0.0  # random weights copy nothing
+
+
+def test_without_a_model_it_says_which_and_exits_skipped(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RESTO_HOME", str(tmp_path))  # no demo model there
+    monkeypatch.setattr("sys.argv", ["decision_fit.py"])
+    assert decision_fit.main() == decision_fit.SKIPPED
+    err = capsys.readouterr().err
+    assert str(tmp_path / "models" / "demo") in err and "resto model demo" in err
+    monkeypatch.setattr("sys.argv", ["decision_fit.py", str(tmp_path / "nowhere")])
+    assert decision_fit.main() == decision_fit.SKIPPED
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_run_all_lists_a_skipped_benchmark_and_does_not_fail(tmp_path, monkeypatch, capfd):
+    spec = importlib.util.spec_from_file_location("run_all", Path(__file__).parents[2] / "bench" / "run_all.py")
+    run_all = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_all)
+    monkeypatch.setenv("RESTO_HOME", str(tmp_path))  # the subprocess finds no demo model
+    assert run_all.SKIPPED == decision_fit.SKIPPED
+    assert run_all.main(["decision_fit"]) == 0
+    out = capfd.readouterr().out
+    assert "--- decision_fit: skipped" in out and "skipped (a prerequisite is missing" in out

@@ -60,16 +60,34 @@ def test_model_demo_command_writes_a_loadable_model(data_dir, tmp_path):
     assert not all(torch.equal(shipped[k], last[k]) for k in shipped)
 
 
-def test_calibration_times_shared_prefix_batches(tiny_model_dir, small_traces):
+def test_calibration_tokenizes_only_the_median_conversations_it_times(tiny_model_dir, small_traces):
+    import random
+
     from transformers import AutoTokenizer
 
-    from agent.render import RenderConfig
+    from agent.trace_io import Trace
     from train.dataset import build_examples
-    from train.demo import calibrate_conversations_per_second
+    from train.demo import calibration_examples
     from train.finetune import default_tools
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    examples, _ = build_examples(tok, small_traces * 2, default_tools(), RenderConfig())
+    base = small_traces[0].messages
+    # eleven conversations of growing length (the first user turn repeated n times), shuffled
+    by_length = [Trace([base[0]] * n + base[1:]) for n in range(1, 12)]
+    shuffled = random.Random(0).sample(by_length, len(by_length))
+    examples = calibration_examples(tok, shuffled, batch_size=2, batches=1)  # warm-up + 1 batch: 4
+    median, _ = build_examples(tok, by_length[3:7], default_tools())
+    assert [ex.input_ids for ex in examples] == [ex.input_ids for ex in median]
+    assert len(calibration_examples(tok, by_length[:1], batch_size=2, batches=1)) == 1  # fewer: all of them
+
+
+def test_calibration_times_shared_prefix_batches(tiny_model_dir, small_traces):
+    from transformers import AutoTokenizer
+
+    from train.demo import calibrate_conversations_per_second, calibration_examples
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    examples = calibration_examples(tok, small_traces * 2, batch_size=2, batches=2)
     rate = calibrate_conversations_per_second(tiny_model_dir, examples, batch_size=2, batches=2)
     assert 0 < rate < 10_000
 
@@ -113,13 +131,10 @@ def test_precision_is_chosen_by_timing_both_unless_forced(monkeypatch, capsys):
 def test_calibration_runs_under_bf16_autocast(tiny_model_dir, small_traces):
     from transformers import AutoTokenizer
 
-    from agent.render import RenderConfig
-    from train.dataset import build_examples
-    from train.demo import calibrate_conversations_per_second
-    from train.finetune import default_tools
+    from train.demo import calibrate_conversations_per_second, calibration_examples
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    examples, _ = build_examples(tok, small_traces * 2, default_tools(), RenderConfig())
+    examples = calibration_examples(tok, small_traces * 2, batch_size=2, batches=1)
     assert 0 < calibrate_conversations_per_second(tiny_model_dir, examples, batch_size=2, batches=1, bf16=True)
 
 
