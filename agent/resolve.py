@@ -19,6 +19,7 @@ one sentence, which is more useful than silently falling back to another model.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,26 @@ def is_model_dir(path: Path) -> bool:
         or any(path.glob("*.bin"))
         or any(path.glob("*.safetensors.index.json"))
     )
+
+
+DEMO_CARD = "demo.json"  # `resto model demo` writes it beside the weights: config, metrics, decoding
+
+
+def declared_decoding(model: str | Path | None) -> str | None:
+    """The decoding a local model directory declares for the chat ("grounded", "guided"), or None.
+
+    `resto model demo` declares "grounded" in its demo.json: the tiny model does not copy values from
+    the conversation, and grounded decoding is what lets it book what the user asked for (README, the
+    demo model's closed-loop row). A hub id, a directory without the file, or an unreadable one
+    declares nothing, and the model decodes free."""
+    if not model:
+        return None
+    try:
+        card = json.loads((Path(model) / DEMO_CARD).read_text())
+    except (OSError, ValueError):
+        return None
+    decoding = card.get("decoding") if isinstance(card, dict) else None
+    return decoding if decoding in ("grounded", "guided") else None
 
 
 def hub_model_cached(model_id: str) -> bool:

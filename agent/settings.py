@@ -61,11 +61,13 @@ class Settings(BaseSettings):
         description="Local models: decode only tool calls the tool schemas allow (agent.guided); "
         "RESTO_GUIDED_DECODING=true or `--guided`.",
     )
-    grounded_decoding: bool = Field(
-        default=False,
+    grounded_decoding: bool | None = Field(
+        default=None,
         description="Local models: guided decoding, plus restaurant names, cities, cuisines, times, dates "
         "and party sizes only as the conversation gives them (agent.grounding; the database's names come "
-        "from the configured restaurant database); RESTO_GROUNDED_DECODING=true or `--grounded`.",
+        "from the configured restaurant database); RESTO_GROUNDED_DECODING=true or `--grounded`. Unset "
+        "(None): the model's own default (agent.resolve.declared_decoding: the demo model declares "
+        "grounded, other models decode free); false or `--no-grounded` turns it off.",
     )
     confirm_bookings: bool = Field(
         default=True,

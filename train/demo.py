@@ -33,6 +33,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from agent.resolve import DEMO_CARD
 from agent.settings import Settings
 from agent.tiny import TinyConfig, build_tiny_model, rendered_corpus
 from agent.trace_io import Trace
@@ -260,7 +261,10 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
         shipped_dirs, member_metrics = train_members(settings, config, run_dir)
         build_ensemble_dir(tmp, shipped_dirs, tokenizer_dir=run_dir / "base")
         metrics = {"members": member_metrics}
-    (tmp / "demo.json").write_text(json.dumps({"config": config.model_dump(), "metrics": metrics}, indent=2, default=str))
+    # "decoding": the chat's default for this model (agent.resolve.declared_decoding). Free, it books cities
+    # and names it makes up; grounded, it reached 8-12 of the 34 closed-loop tasks instead of 1-3 (README)
+    card = {"config": config.model_dump(), "metrics": metrics, "decoding": "grounded"}
+    (tmp / DEMO_CARD).write_text(json.dumps(card, indent=2, default=str))
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.rename(out_dir)
     print(f"demo model written to {out_dir}")

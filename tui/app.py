@@ -364,11 +364,25 @@ def default_resolver(settings: Settings) -> Resolved:
     except ModelLoadError as exc:
         return Resolved(None, reason=str(exc))
     lines = [("model", str(res.model)), ("adapter", res.adapter or "—"), ("device", loaded.device)] + lines
+    settings, by_model = with_declared_decoding(settings, res.model)
     grounding, decoding = decoding_for(settings)
     if decoding:
-        lines.append(("decoding", decoding))
+        lines.append(("decoding", decoding + (" — the model's default; --no-grounded for free" if by_model else "")))
     return Resolved(HFPolicy(loaded, guided=settings.guided_decoding, grounding=grounding), lines,
                     metadata={"model": res.model, "adapter": res.adapter})
+
+
+def with_declared_decoding(settings: Settings, model: str | None) -> tuple[Settings, bool]:
+    """`settings` with grounded decoding decided: as set (flag or RESTO_GROUNDED_DECODING), else as the
+    model declares it (agent.resolve.declared_decoding) unless `--guided` asked for guided alone; and
+    whether the model's declaration decided it."""
+    from agent.resolve import declared_decoding
+
+    if settings.grounded_decoding is not None or settings.guided_decoding:
+        return settings, False
+    if declared_decoding(model) == "grounded":
+        return settings.model_copy(update={"grounded_decoding": True}), True
+    return settings, False
 
 
 def decoding_for(settings: Settings) -> tuple[Any, str | None]:

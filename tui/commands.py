@@ -55,13 +55,15 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", help="database URL or SQLite path (RESTO_DB)")
     p.add_argument("--guided", action="store_true", default=None, dest="guided_decoding",
                    help="local models: decode only calls the tool schemas allow (RESTO_GUIDED_DECODING)")
-    p.add_argument("--grounded", action="store_true", default=None, dest="grounded_decoding",
-                   help=f"local models: guided, plus {GROUNDED_HELP} (RESTO_GROUNDED_DECODING)")
+    p.add_argument("--grounded", action=argparse.BooleanOptionalAction, default=None, dest="grounded_decoding",
+                   help=f"local models: guided, plus {GROUNDED_HELP} (RESTO_GROUNDED_DECODING; "
+                   "unset: the model's own default, grounded for the demo model)")
 
 
 def _decoding(args: argparse.Namespace, settings: Settings) -> Settings:
     """The settings with the decoding flags given on the command line (unset flags keep the env's)."""
-    flags = {key: True for key in ("guided_decoding", "grounded_decoding") if getattr(args, key, None)}
+    flags = {key: value for key in ("guided_decoding", "grounded_decoding")
+             if (value := getattr(args, key, None)) is not None}
     return settings.model_copy(update=flags) if flags else settings
 
 

@@ -121,7 +121,9 @@ class HFPolicy:
         self.max_new_tokens = max_new_tokens
         self.sampling = sampling or Sampling()
         self.reuse_cache = reuse_cache
-        self.description = f"hf: {loaded.description}"
+        # the decoding is part of what answered: shown in the REPL's header and logged with the session
+        mode = " · grounded decoding" if grounding is not None else " · guided decoding" if guided else ""
+        self.description = f"hf: {loaded.description}{mode}"
         self._stop_ids = stop_token_ids(self.tokenizer)
         # guided decoding (agent.guided): only calls the tool schemas allow (the app's tools when the
         # prompt shows none)

@@ -47,7 +47,7 @@ def test_model_demo_command_writes_a_loadable_model(data_dir, tmp_path):
     assert main(["--data-dir", str(data_dir), *args]) == 0
     tok = AutoTokenizer.from_pretrained(out)
     shipped = AutoModelForCausalLM.from_pretrained(out).state_dict()
-    assert (out / "demo.json").exists()
+    assert json.loads((out / "demo.json").read_text())["decoding"] == "grounded"  # the chat's default for it
     # --state-weight: every S1 conversation carried SGD's annotations; the tag rows ship with the model
     run = Path(os.environ["RESTO_HOME"]) / "runs" / "demo"
     assert json.loads((run / "data.json").read_text())["slot_state_conversations"] == 327

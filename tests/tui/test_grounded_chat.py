@@ -1,4 +1,5 @@
-"""`resto chat --grounded` / `resto replay --grounded` (tui.app.decoding_for): the resolver grounds on the
+"""`resto chat --grounded` / `resto replay --grounded` (tui.app.decoding_for) and the model-declared
+default (agent.resolve.declared_decoding: the demo model declares grounded): the resolver grounds on the
 database the chat runs against, falls back to the conversation's own values without one, says so in
 the side panel, and a grounded chat end to end (CLI → plain REPL → session log) only writes values the
 conversation gave."""
@@ -7,10 +8,12 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 
 from agent.grounding import Gazetteer
+from agent.resolve import DEMO_CARD, declared_decoding
 from agent.sessionlog import SessionLog
 from backend.db import make_engine
 from tests.support.agent_db import small_db
@@ -62,12 +65,12 @@ async def test_the_chat_side_panel_shows_grounded_decoding(settings, engine, ses
 
 
 def _plain_chat(tmp_path, monkeypatch, model_dir, flag: str, text: str) -> list[dict]:
-    """One user turn through `resto chat --plain FLAG` on tmp_path/resto.db; the session's messages."""
+    """One user turn through `resto chat --plain [FLAG]` on tmp_path/resto.db; the session's messages."""
     from cli.main import main
 
     monkeypatch.setattr("sys.stdin", io.StringIO(text + "\n/quit\n"))
-    argv = ["--home", str(tmp_path / "home"), "chat", "--plain", flag, "--model", str(model_dir),
-            "--db", str(tmp_path / "resto.db")]
+    argv = ["--home", str(tmp_path / "home"), "chat", "--plain", *([flag] if flag else []), "--model",
+            str(model_dir), "--db", str(tmp_path / "resto.db")]
     assert main(argv) == 0
     log = SessionLog(make_engine(tmp_path / "resto.db"))
     latest = max(log.list_sessions(), key=lambda s: s.started_at)
@@ -103,6 +106,63 @@ def test_plain_chat_grounded_searches_the_city_the_user_named(tmp_path, monkeypa
             if key in allowed:
                 assert value in allowed[key], (key, value, allowed[key])
     assert any("Thai Orchid" in m["content"] for m in messages if m["role"] == "user" and m["content"].startswith("["))
+
+
+def _declaring(tmp_path_factory, model_dir: Path, card: str | None) -> Path:
+    """A copy of `model_dir` whose demo.json is `card` (as `resto model demo` writes it)."""
+    import shutil
+
+    out = tmp_path_factory.mktemp("declared") / "model"
+    shutil.copytree(model_dir, out)
+    if card is not None:
+        (out / DEMO_CARD).write_text(card)
+    return out
+
+
+def test_the_demo_model_declares_grounded_decoding_and_flags_override_it(tmp_path, monkeypatch, tiny_model_dir,
+                                                                         tmp_path_factory):
+    """A model directory built by `resto model demo` (demo.json: "decoding": "grounded") is decoded grounded
+    by the chat without a flag; `--no-grounded` (or RESTO_GROUNDED_DECODING=false) and `--guided` still choose."""
+    stubborn = stubborn_model_dir(tmp_path_factory, tiny_model_dir)
+    model_dir = _declaring(tmp_path_factory, stubborn, json.dumps({"config": {}, "decoding": "grounded"}))
+    small_db(tmp_path / "resto.db")
+    text = "Thai food in San Jose at 7 pm"
+
+    def first_city(flag: str) -> str | None:
+        searches = [c for _, c in _calls(_plain_chat(tmp_path, monkeypatch, model_dir, flag, text))
+                    if c["name"] == "FindRestaurants"]
+        return searches[0]["arguments"].get("city") if searches else None  # free, it may write no valid call
+
+    city = {flag: first_city(flag) for flag in ("", "--no-grounded", "--guided", "--grounded")}
+    assert city[""] == city["--grounded"] == "San Jose" and city["--guided"] == "San Francisco"
+    assert city["--no-grounded"] != "San Jose"
+    monkeypatch.setenv("RESTO_GROUNDED_DECODING", "false")
+    assert first_city("") == city["--no-grounded"]
+
+
+@pytest.mark.parametrize("card", [None, "{not json", json.dumps({"decoding": "telepathic"}), json.dumps([1])])
+def test_a_model_that_declares_nothing_usable_decodes_free(settings, engine, tmp_path_factory, tiny_model_dir, card):
+    model_dir = _declaring(tmp_path_factory, tiny_model_dir, card)
+    assert declared_decoding(model_dir) is None
+    resolved = default_resolver(settings.model_copy(update={"model": str(model_dir)}))
+    assert resolved.policy.guide is None and resolved.policy.grounding is None
+    assert not any(key == "decoding" for key, _ in resolved.lines)
+
+
+def test_the_panel_says_when_grounded_decoding_is_the_models_default(settings, engine, tmp_path_factory,
+                                                                     tiny_model_dir):
+    model_dir = _declaring(tmp_path_factory, tiny_model_dir, json.dumps({"decoding": "grounded"}))
+    assert declared_decoding(model_dir) == "grounded" and declared_decoding("Qwen/Qwen3-1.7B") is None
+    resolved = default_resolver(settings.model_copy(update={"model": str(model_dir)}))
+    assert isinstance(resolved.policy.grounding, Gazetteer)
+    assert resolved.policy.description.endswith(" · grounded decoding")  # the REPL header and the session log
+    assert ("decoding", "grounded (conversation values, database names) — the model's default; "
+            "--no-grounded for free") in resolved.lines
+    off = default_resolver(settings.model_copy(update={"model": str(model_dir), "grounded_decoding": False}))
+    assert off.policy.grounding is None and not any(key == "decoding" for key, _ in off.lines)
+    assert "decoding" not in off.policy.description
+    guided = default_resolver(settings.model_copy(update={"model": str(model_dir), "guided_decoding": True}))
+    assert guided.policy.grounding is None and guided.policy.description.endswith(" · guided decoding")
 
 
 @pytest.mark.data
