@@ -189,5 +189,6 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         raise UserError(f"resto model demo: {exc}") from None
     result = train_demo(settings, args.out, config)
-    print(f"demo model ready: {result.output_dir} (resto chat uses it when no hub model is available)")
+    print(f"demo model ready: {result.output_dir} (resto chat uses it when no hub model is available, "
+          "with grounded decoding unless --no-grounded)")
     return 0
