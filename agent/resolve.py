@@ -71,7 +71,7 @@ DEMO_CARD = "demo.json"  # `resto model demo` writes it beside the weights: conf
 
 
 def declared_decoding(model: str | Path | None) -> str | None:
-    """The decoding a local model directory declares for the chat ("grounded", "guided"), or None.
+    """The decoding a local model directory declares for the chat ("grounded"), or None.
 
     `resto model demo` declares "grounded" in its demo.json: the tiny model does not copy values from
     the conversation, and grounded decoding is what lets it book what the user asked for (README, the
@@ -84,7 +84,7 @@ def declared_decoding(model: str | Path | None) -> str | None:
     except (OSError, ValueError):
         return None
     decoding = card.get("decoding") if isinstance(card, dict) else None
-    return decoding if decoding in ("grounded", "guided") else None
+    return "grounded" if decoding == "grounded" else None
 
 
 def hub_model_cached(model_id: str) -> bool:

@@ -140,7 +140,7 @@ def test_the_demo_model_declares_grounded_decoding_and_flags_override_it(tmp_pat
     assert first_city("") == city["--no-grounded"]
 
 
-@pytest.mark.parametrize("card", [None, "{not json", json.dumps({"decoding": "telepathic"}), json.dumps([1])])
+@pytest.mark.parametrize("card", [None, "{not json", json.dumps({"decoding": "telepathic"}), json.dumps({"decoding": "guided"}), json.dumps([1])])
 def test_a_model_that_declares_nothing_usable_decodes_free(settings, engine, tmp_path_factory, tiny_model_dir, card):
     model_dir = _declaring(tmp_path_factory, tiny_model_dir, card)
     assert declared_decoding(model_dir) is None
