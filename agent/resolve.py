@@ -70,21 +70,21 @@ def is_model_dir(path: Path) -> bool:
 DEMO_CARD = "demo.json"  # `resto model demo` writes it beside the weights: config, metrics, decoding
 
 
-def declared_decoding(model: str | Path | None) -> str | None:
-    """The decoding a local model directory declares for the chat ("grounded"), or None.
+def declares_grounded(model: str | Path | None) -> bool:
+    """Does a local model directory ask the chat for grounded decoding (`"decoding": "grounded"` in
+    its demo.json)?
 
-    `resto model demo` declares "grounded" in its demo.json: the tiny model does not copy values from
-    the conversation, and grounded decoding is what lets it book what the user asked for (README, the
-    demo model's closed-loop row). A hub id, a directory without the file, or an unreadable one
-    declares nothing, and the model decodes free."""
+    `resto model demo` declares it: the tiny model does not copy values from the conversation, and
+    grounded decoding is what lets it book what the user asked for (README, the demo model's
+    closed-loop row). A hub id, a directory without the file, or an unreadable one declares nothing,
+    and the model decodes free."""
     if not model:
-        return None
+        return False
     try:
         card = json.loads((Path(model) / DEMO_CARD).read_text())
     except (OSError, ValueError):
-        return None
-    decoding = card.get("decoding") if isinstance(card, dict) else None
-    return "grounded" if decoding == "grounded" else None
+        return False
+    return isinstance(card, dict) and card.get("decoding") == "grounded"
 
 
 def hub_model_cached(model_id: str) -> bool:

@@ -66,7 +66,7 @@ class Settings(BaseSettings):
         description="Local models: guided decoding, plus restaurant names, cities, cuisines, times, dates "
         "and party sizes only as the conversation gives them (agent.grounding; the database's names come "
         "from the configured restaurant database); RESTO_GROUNDED_DECODING=true or `--grounded`. Unset "
-        "(None): the model's own default (agent.resolve.declared_decoding: the demo model declares "
+        "(None): the model's own default (agent.resolve.declares_grounded: the demo model declares "
         "grounded, other models decode free); false or `--no-grounded` turns it off.",
     )
     confirm_bookings: bool = Field(

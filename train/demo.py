@@ -261,7 +261,7 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
         shipped_dirs, member_metrics = train_members(settings, config, run_dir)
         build_ensemble_dir(tmp, shipped_dirs, tokenizer_dir=run_dir / "base")
         metrics = {"members": member_metrics}
-    # "decoding": the chat's default for this model (agent.resolve.declared_decoding). Free, it books cities
+    # "decoding": the chat's default for this model (agent.resolve.declares_grounded). Free, it books cities
     # and names it makes up; grounded, it reached 8-12 of the 34 closed-loop tasks instead of 1-3 (README)
     card = {"config": config.model_dump(), "metrics": metrics, "decoding": "grounded"}
     (tmp / DEMO_CARD).write_text(json.dumps(card, indent=2, default=str))

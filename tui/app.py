@@ -374,13 +374,13 @@ def default_resolver(settings: Settings) -> Resolved:
 
 def with_declared_decoding(settings: Settings, model: str | None) -> tuple[Settings, bool]:
     """`settings` with grounded decoding decided: as set (flag or RESTO_GROUNDED_DECODING), else as the
-    model declares it (agent.resolve.declared_decoding) unless `--guided` asked for guided alone; and
+    model declares it (agent.resolve.declares_grounded) unless `--guided` asked for guided alone; and
     whether the model's declaration decided it."""
-    from agent.resolve import declared_decoding
+    from agent.resolve import declares_grounded
 
     if settings.grounded_decoding is not None or settings.guided_decoding:
         return settings, False
-    if declared_decoding(model) == "grounded":
+    if declares_grounded(model):
         return settings.model_copy(update={"grounded_decoding": True}), True
     return settings, False
 

@@ -1,5 +1,5 @@
 """`resto chat --grounded` / `resto replay --grounded` (tui.app.decoding_for) and the model-declared
-default (agent.resolve.declared_decoding: the demo model declares grounded): the resolver grounds on the
+default (agent.resolve.declares_grounded: the demo model declares grounded): the resolver grounds on the
 database the chat runs against, falls back to the conversation's own values without one, says so in
 the side panel, and a grounded chat end to end (CLI → plain REPL → session log) only writes values the
 conversation gave."""
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent.grounding import Gazetteer
-from agent.resolve import DEMO_CARD, declared_decoding
+from agent.resolve import DEMO_CARD, declares_grounded
 from agent.sessionlog import SessionLog
 from backend.db import make_engine
 from tests.support.agent_db import small_db
@@ -143,7 +143,7 @@ def test_the_demo_model_declares_grounded_decoding_and_flags_override_it(tmp_pat
 @pytest.mark.parametrize("card", [None, "{not json", json.dumps({"decoding": "telepathic"}), json.dumps({"decoding": "guided"}), json.dumps([1])])
 def test_a_model_that_declares_nothing_usable_decodes_free(settings, engine, tmp_path_factory, tiny_model_dir, card):
     model_dir = _declaring(tmp_path_factory, tiny_model_dir, card)
-    assert declared_decoding(model_dir) is None
+    assert declares_grounded(model_dir) is False
     resolved = default_resolver(settings.model_copy(update={"model": str(model_dir)}))
     assert resolved.policy.guide is None and resolved.policy.grounding is None
     assert not any(key == "decoding" for key, _ in resolved.lines)
@@ -152,7 +152,7 @@ def test_a_model_that_declares_nothing_usable_decodes_free(settings, engine, tmp
 def test_the_panel_says_when_grounded_decoding_is_the_models_default(settings, engine, tmp_path_factory,
                                                                      tiny_model_dir):
     model_dir = _declaring(tmp_path_factory, tiny_model_dir, json.dumps({"decoding": "grounded"}))
-    assert declared_decoding(model_dir) == "grounded" and declared_decoding("Qwen/Qwen3-1.7B") is None
+    assert declares_grounded(model_dir) is True and declares_grounded("Qwen/Qwen3-1.7B") is False
     resolved = default_resolver(settings.model_copy(update={"model": str(model_dir)}))
     assert isinstance(resolved.policy.grounding, Gazetteer)
     assert resolved.policy.description.endswith(" · grounded decoding")  # the REPL header and the session log
