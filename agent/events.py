@@ -51,10 +51,13 @@ class ConfirmationNeeded:
 
 @dataclass
 class Reply:
-    """The assistant's message to the user (a respond_to_user call); ends the user turn."""
+    """The assistant's message to the user (a respond_to_user call); ends the user turn. `unbacked`:
+    the restaurants it names that no search of this chat returned and the user never said
+    (`agent.name_check`)."""
 
     text: str
     call: ToolCall | None = None
+    unbacked: list[str] = field(default_factory=list)
 
 
 @dataclass

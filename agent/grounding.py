@@ -33,6 +33,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 # what the --grounded flags say they do (resto chat / replay / eval run / eval tasks)
@@ -58,7 +59,7 @@ def _load(value: Any) -> Any:
     return value
 
 
-def _records(content: Any) -> Iterable[dict]:
+def records(content: Any) -> Iterable[dict]:
     """The JSON objects of a tool result (a list of records, one record, or neither)."""
     data = _load(content)
     if isinstance(data, dict):
@@ -123,6 +124,12 @@ def _today() -> str:
     return normalize_date("today")
 
 
+@lru_cache(maxsize=4096)
+def _whole(form: str) -> re.Pattern:
+    """`form` as a whole word (not inside a longer one)."""
+    return re.compile(rf"(?<!\w){re.escape(form)}(?!\w)")
+
+
 @dataclass
 class Gazetteer:
     """The names each grounded key may take, e.g. {"city": ["Alameda", …], …}."""
@@ -131,9 +138,9 @@ class Gazetteer:
 
     def __post_init__(self) -> None:
         # a name is matched whole, and by its part before " - " ("Coupa Cafe" for "Coupa Cafe - Ramona")
-        self._patterns: dict[str, list[tuple[re.Pattern, str]]] = {
+        self._forms: dict[str, list[tuple[str, str, str]]] = {
             key: [
-                (re.compile(rf"(?<!\w){re.escape(form.lower())}(?!\w)"), n)
+                (form.lower(), form, n)
                 for n in sorted(set(names))
                 if n.strip()
                 for form in dict.fromkeys([n, n.split(" - ")[0].strip()])
@@ -166,10 +173,18 @@ class Gazetteer:
         finally:
             engine.dispose()
 
-    def mentioned(self, key: str, text: str) -> list[str]:
-        """The names of `key` that `text` contains as whole words (case-insensitive)."""
-        lower = text.lower()
-        return list(dict.fromkeys(name for pattern, name in self._patterns.get(key, ()) if pattern.search(lower)))
+    def mentioned(self, key: str, text: str, *, case_sensitive: bool = False) -> list[str]:
+        """The names of `key` that `text` contains as whole words (case-insensitive, unless
+        `case_sensitive`: then only as the database writes them, "Gather" but not "gather")."""
+        if not case_sensitive:
+            text = text.lower()
+        # the substring test first: a database has thousands of names and a message holds a few, so
+        # only those get a (cached) word-boundary pattern, and building a gazetteer compiles nothing
+        return list(dict.fromkeys(
+            name
+            for lower, form, name in self._forms.get(key, ())
+            if (found := form if case_sensitive else lower) in text and _whole(found).search(text)
+        ))
 
     def candidates(self, messages: list[dict[str, Any]], keys: Iterable[str] = GROUNDED_KEYS) -> dict[str, list[str]]:
         """For each key, the values this conversation grounds (see the module docstring); keys without
@@ -181,12 +196,12 @@ class Gazetteer:
             if message.get("role") not in ("user", "tool") or not isinstance(content, str) or not content:
                 continue
             here: dict[str, dict[str, None]] = {key: {} for key in found}
-            records = list(_records(content))
-            for record in records:
+            rows = list(records(content))
+            for record in rows:
                 for key in here:
                     if isinstance(record.get(key), str):
                         here[key][record[key]] = None
-            if not records:
+            if not rows:
                 for key in here:
                     for value in SPOKEN[key](content) if key in SPOKEN else self.mentioned(key, content):
                         here[key][value] = None

@@ -14,7 +14,9 @@ Per user turn, at most `max_steps` model calls:
   running out of steps ends the turn with a safe apology — never a crash;
 - `FindRestaurants` / `ReserveRestaurant` run against the database (`backend.tools.execute`); the
   call and its result (the next user message by default) are appended and the loop continues;
-- `respond_to_user` ends the turn with its message.
+- `respond_to_user` ends the turn with its message. The restaurants it names that no search of this
+  conversation returned and the user never said are listed in `Reply.unbacked` (`agent.name_check`):
+  prose is free even under grounded decoding, and a person should know which names to distrust.
 
 Booking safety (`confirm_bookings`, on in the app, off for benchmark replay): `ReserveRestaurant`
 only runs when the user's last message confirmed (`agent.confirmation.is_affirmative`). Otherwise
@@ -127,6 +129,7 @@ class TurnResult:
     completion_tokens: int = 0
     steps: int = 0
     new_messages: list[Message] = field(default_factory=list)
+    unbacked: list[str] = field(default_factory=list)  # restaurants the reply names that nothing backs
 
 
 class AgentSession:
@@ -145,6 +148,7 @@ class AgentSession:
         on_event: Callable[[Event], None] | None = None,
         confirm: Callable[[ToolCall], bool] | None = None,
         metadata: dict[str, Any] | None = None,
+        check_names: bool = True,
     ):
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
@@ -160,6 +164,8 @@ class AgentSession:
         self.on_event = on_event
         self.confirm = confirm
         self.metadata = dict(metadata or {})
+        self.check_names = check_names
+        self._gazetteer: Any = None  # agent.grounding.Gazetteer of `engine`, read on the first reply
         self.messages: list[Message] = []
         self.session_id = ""
         self._logged = False
@@ -199,6 +205,21 @@ class AgentSession:
         )
         return result
 
+    def unbacked_names(self, reply: str) -> list[str]:
+        """Restaurants `reply` names that nothing in this conversation backs (`agent.name_check`);
+        [] when the check is off or the database cannot be read (the reply itself is never at risk)."""
+        if not self.check_names:
+            return []
+        from agent.grounding import Gazetteer
+        from agent.name_check import unbacked_names
+
+        try:
+            if self._gazetteer is None:
+                self._gazetteer = Gazetteer.from_database(self.engine)
+            return unbacked_names(reply, self.messages, self._gazetteer)
+        except Exception:  # noqa: BLE001 - e.g. a locked or unbuilt database: no check, no failure
+            return []
+
     # -- internals ----------------------------------------------------------------------------
 
     def _emit(self, events: list[Event], event: Event) -> None:
@@ -236,6 +257,8 @@ class AgentSession:
                 "error": result.error,
                 "step_stats": step_stats,
             }
+            if result.unbacked:
+                stats["unbacked_names"] = result.unbacked
             pending = self._unlogged + result.new_messages
             self.log.log_turn(self.session_id, pending, stats)
             self._unlogged = []
@@ -305,7 +328,8 @@ class _Turn:
                 r.calls.append(call)
                 self.emit(ToolCallMade(call))
                 r.reply = call.message or ""
-                self.emit(Reply(r.reply, call))
+                r.unbacked = self.s.unbacked_names(r.reply)
+                self.emit(Reply(r.reply, call, unbacked=r.unbacked))
                 return
             if call.name == RESERVE and not self.booking_allowed(call):
                 if r.reply:  # the loop already answered (asked for confirmation)

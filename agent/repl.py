@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from agent.events import AgentError, ConfirmationNeeded, Event, Reply, TextDelta, ToolCallMade, ToolResult
 from agent.loop import AgentSession, TurnResult
+from agent.name_check import warning
 from agent.settings import Settings
 
 HELP = "Type a message and press Enter. /new starts a new conversation, /quit ends."
@@ -65,6 +66,8 @@ class _Printer:
                 self.end_stream()  # the text is already on screen
             else:
                 self.write(f"resto: {event.text}\n")
+            if event.unbacked:
+                self.write(f"  · {warning(event.unbacked)}\n")
 
 
 def _send(session: AgentSession, text: str) -> TurnResult:

@@ -109,7 +109,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings, out: TextIO | None = 
             f"\n── turn {turn.index + 1} · {turn.latency_s:.2f}s · {turn.prompt_tokens} prompt / "
             f"{turn.completion_tokens} completion tokens · {stats.get('steps', '?')} model calls"
             + (" · cancelled" if stats.get("cancelled") else "")
-            + (f" · error: {stats['error']}" if stats.get("error") else ""),
+            + (f" · error: {stats['error']}" if stats.get("error") else "")
+            + (f" · not from a search: {', '.join(stats['unbacked_names'])}" if stats.get("unbacked_names") else ""),
             file=out,
         )
         for mid in turn.message_ids:

@@ -172,6 +172,7 @@ def cmd_tasks(args: argparse.Namespace, settings: Settings) -> int:
         f"success: {summary['success_rate']:.3f} over {summary['episodes']} episodes "
         f"(state {summary['state_ok_rate']:.3f}, told {summary['told_rate']:.3f})"
     )
+    print(f"replies naming a restaurant no search returned: {summary['unbacked_replies']} of {summary['replies']}")
     for k, value in summary["pass^k"].items():
         print(f"pass^{k}: {'n/a' if value is None else f'{value:.3f}'}")
     print(f"report: {args.out / 'tasks.md'}")

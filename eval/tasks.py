@@ -235,6 +235,8 @@ class Episode:
     turns: int
     errors: list[str] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
+    replies: int = 0  # the model's replies to the user (respond_to_user)
+    unbacked: list[list[str]] = field(default_factory=list)  # per reply that named one: the names no search returned
 
     def to_record(self) -> dict[str, Any]:
         record = asdict(self)
@@ -282,7 +284,8 @@ def run_episode(
         goal = Counter(task.expected)
         reply: str | None = None
         errors: list[str] = []
-        turns = 0
+        turns = replies = 0
+        unbacked: list[list[str]] = []
         while turns < max_turns:
             booked_goal = bool(goal) and Counter(reservations(engine)) == goal
             text = user.next(reply, booked_goal)
@@ -291,6 +294,9 @@ def run_episode(
             result = session.send(text)
             turns += 1
             reply = result.reply
+            replies += any(c.name == "respond_to_user" for c in result.calls)
+            if result.unbacked:
+                unbacked.append(result.unbacked)
             if result.error:
                 errors.append(result.error)
         actual = reservations(engine)
@@ -307,6 +313,8 @@ def run_episode(
             turns,
             errors,
             list(session.messages),
+            replies,
+            unbacked,
         )
     finally:
         dbs.discard(engine)
@@ -333,6 +341,8 @@ class TaskReport:
     def summary(self) -> dict[str, Any]:
         per_task = self.successes()
         n = len(self.episodes)
+        replies = sum(e.replies for e in self.episodes)
+        unbacked = sum(len(e.unbacked) for e in self.episodes)
         return {
             "tasks": len(per_task),
             "trials": self.trials,
@@ -340,6 +350,9 @@ class TaskReport:
             "success_rate": sum(e.success for e in self.episodes) / n if n else 0.0,
             "state_ok_rate": sum(e.state_ok for e in self.episodes) / n if n else 0.0,
             "told_rate": sum(e.told for e in self.episodes) / n if n else 0.0,
+            "replies": replies,
+            "unbacked_replies": unbacked,
+            "unbacked_reply_rate": unbacked / replies if replies else 0.0,
             "pass^k": {
                 str(k): pass_hat_k(list(per_task.values()), self.trials, k) for k in range(1, self.trials + 1)
             },
@@ -358,6 +371,8 @@ class TaskReport:
             f"| success | {s['success_rate']:.3f} |",
             f"| reservations state correct | {s['state_ok_rate']:.3f} |",
             f"| user told the outcome | {s['told_rate']:.3f} |",
+            f"| replies naming a restaurant no search returned | {s['unbacked_reply_rate']:.3f} "
+            f"({s['unbacked_replies']} of {s['replies']}) |",
         ]
         for k, v in s["pass^k"].items():
             lines.append(f"| pass^{k} | {'—' if v is None else f'{v:.3f}'} |")

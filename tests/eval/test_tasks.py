@@ -15,6 +15,7 @@ from eval.tasks import (
     Databases,
     ScriptedUser,
     Task,
+    TaskReport,
     make_task,
     pass_hat_k,
     run_episode,
@@ -55,6 +56,45 @@ def test_replay_policy_succeeds_on_every_task(tasks, dbs):
     summary = report.summary()
     assert summary["success_rate"] == 1.0, [(e.task, e.state_ok, e.told, e.actual) for e in report.episodes]
     assert summary["pass^k"] == {"1": 1.0, "2": 1.0}
+    # the reference's replies name restaurants its searches returned or the user said, but one: in
+    # task-04 the user asks for "The Mexican restaurant" and the reference (SGD's wizard, who could see
+    # the database) answers with the full name before any search returned it. True as flagged: nothing
+    # in the conversation said so
+    flagged = {(e.task, name) for e in report.episodes for names in e.unbacked for name in names}
+    assert flagged == {("task-04", "The Mexican Restaurant & Bar")}
+    assert summary["replies"] == 90 and summary["unbacked_replies"] == 2  # once per trial
+    assert "| replies naming a restaurant no search returned | 0.022 (2 of 90) |" in report.markdown("replay")
+
+
+class MadeUpNamePolicy(ReplayPolicy):
+    """The reference calls, except the first reply recommends a restaurant no search returned."""
+
+    made_up = "Zorba's Not-A-Result Grill"
+
+    def next_call(self, messages, **kwargs) -> PolicyStep:
+        step = super().next_call(messages, **kwargs)
+        if step.call is not None and step.call.name == "respond_to_user" and not getattr(self, "done", False):
+            self.done = True
+            step.call.arguments["message"] = f"How about {self.made_up}?"
+        return step
+
+
+def test_a_reply_naming_a_restaurant_no_search_returned_is_counted(tasks, dbs, monkeypatch):
+    from backend.db import session_scope
+    from backend.models import Restaurant
+
+    task = tasks[0]
+    engine = dbs.fresh()  # prose can only be checked for names the database knows: add the made-up one
+    name = MadeUpNamePolicy.made_up
+    with session_scope(engine) as db:
+        db.add(Restaurant(name=name, name_key=name.lower(), city="Nowhere", city_key="nowhere", cuisine="Greek",
+                          price_range="moderate", has_live_music=False, serves_alcohol=False, phone_number="",
+                          street_address=""))
+    monkeypatch.setattr(dbs, "fresh", lambda: engine)
+    episode = run_episode(task, MadeUpNamePolicy.from_trace(task.messages), dbs, confirm_bookings=False)
+    assert episode.unbacked == [[name]] and episode.replies > 1
+    summary = TaskReport([episode], 1).summary()
+    assert summary["unbacked_replies"] == 1 and summary["unbacked_reply_rate"] == 1 / episode.replies
 
 
 class WrongTimePolicy(ReplayPolicy):
@@ -127,6 +167,7 @@ def test_cli_tasks_with_replay(data_dir, tmp_path, capsys):
     )
     printed = capsys.readouterr().out
     assert "success: 1.000 over 12 episodes" in printed and "pass^4: 1.000" in printed
+    assert "replies naming a restaurant no search returned: 0 of " in printed
     summary = json.loads((out / "tasks.json").read_text())
     assert summary["tasks"] == 3 and summary["pass^k"]["4"] == 1.0
     assert len((out / "episodes.jsonl").read_text().splitlines()) == 12

@@ -67,6 +67,18 @@ async def test_request_shows_tool_card_results_table_and_streamed_reply(make_app
         assert [m["role"] for m in record.messages] == ["user", "assistant", "user", "assistant"]
 
 
+async def test_a_recommendation_no_search_returned_gets_a_notice(make_app):
+    # the search in San Jose returns Thai Orchid; Mimi's Cafe (also in the database) was never returned
+    policy = ScriptPolicy([SEARCH, say("How about Mimi's Cafe? Thai Orchid is fine too.")])
+    app = make_app(policy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_and_send(pilot, "Thai food in San Jose")
+        await until_idle(pilot)
+        assert bubbles(app, "assistant") == ["How about Mimi's Cafe? Thai Orchid is fine too."]
+        (notice,) = [n for n in bubbles(app, "notice") if n.startswith("Not from a search")]
+        assert notice.startswith("Not from a search in this chat: Mimi's Cafe.")
+
+
 async def test_reply_streams_token_by_token(make_app):
     policy = ScriptPolicy([say("one two three four five six")], chunk=3)
     app = make_app(policy)

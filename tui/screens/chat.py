@@ -25,6 +25,7 @@ from textual.worker import get_current_worker
 
 from agent import events as ev
 from agent.conversation import ToolCall
+from agent.name_check import warning
 from tui.screens.confirm import ConfirmBooking
 from tui.widgets.message import MessageBubble
 from tui.widgets.panels import ReservationLoader, ReservationsPanel, StatsPanel, TurnStats
@@ -178,6 +179,8 @@ class ChatScreen(Screen):
             else:
                 self._mount(MessageBubble(event.text, "assistant"))
             self._streaming = None
+            if event.unbacked:
+                self._notice(warning(event.unbacked))
         elif isinstance(event, ev.AgentError):
             self._streaming = None
             self._mount(MessageBubble(event.message, "error"))
