@@ -54,8 +54,9 @@ def register_model_tiny(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden", type=int, default=defaults.hidden, help="hidden size")
     p.add_argument("--heads", type=int, default=defaults.heads, help="attention heads")
     p.add_argument("--seed", type=int, default=defaults.seed, help="weight init seed")
-    p.add_argument("--tokenizer", choices=("words", "lines"), default=defaults.pre_tokenizer,
-                   help="where BPE pieces may end: words (like Qwen) or lines (merges span words)")
+    p.add_argument("--tokenizer", choices=("words", "lines", "bare"), default=defaults.pre_tokenizer,
+                   help="where BPE pieces may end: words (like Qwen), lines (merges span words) or bare "
+                   "(words never carry the character before them)")
     p.set_defaults(func=cmd_model_tiny)
 
 

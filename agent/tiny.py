@@ -43,8 +43,16 @@ QWEN_SPLIT_PATTERN = (
 # tokens at a 2,048 vocabulary (bench/tokenizer_fit.py). Digits stay one token each, as in Qwen.
 # Faster to train, but the demo model scored lower with it, also at equal epochs (README, train).
 LINES_SPLIT_PATTERN = r"\r?\n|\p{N}"
-SPLIT_PATTERNS = {"words": QWEN_SPLIT_PATTERN, "lines": LINES_SPLIT_PATTERN}
-PreTokenizer = Literal["words", "lines"]
+# "bare": Qwen's split, except that a word never carries the character before it. With Qwen's split
+# the user's "in San Jose" reads `ĠSan ĠJose` but the call's `"city": "San Jose"` reads `Ġ" San ĠJose`:
+# the first word of every value is a different token in the call than in the conversation, so a model
+# can only copy a value it has learnt the pair for. With bare words both read `San Ġ Jose`, and copying
+# is the identity for any value, seen in training or not. The price is a token per space before a word.
+BARE_SPLIT_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+SPLIT_PATTERNS = {"words": QWEN_SPLIT_PATTERN, "lines": LINES_SPLIT_PATTERN, "bare": BARE_SPLIT_PATTERN}
+PreTokenizer = Literal["words", "lines", "bare"]
 
 BUILTIN_CORPUS = [
     "I am looking for a restaurant in San Jose that serves Italian food.",
@@ -76,7 +84,9 @@ class TinyConfig(BaseModel):
         default="words",
         description="Where BPE pieces may end: 'words' splits like Qwen (words, punctuation runs, digits); "
         "'lines' only at line breaks and digits, so merges span words and JSON punctuation (far fewer "
-        "tokens on a fixed format; LINES_SPLIT_PATTERN)",
+        "tokens on a fixed format; LINES_SPLIT_PATTERN); 'bare' like Qwen but words never carry the "
+        "character before them, so a value is the same tokens in the conversation and in a call "
+        "(BARE_SPLIT_PATTERN)",
     )
     max_positions: int = Field(default=8192, description="max_position_embeddings")
     seed: int = Field(default=0, description="weight init seed")

@@ -1,7 +1,7 @@
 """Tokens per conversation: a BPE tokenizer trained on SGD text vs. one also trained on the rendered
-conversations (`agent.tiny.rendered_corpus`), with Qwen's word split and with the "lines" split
-(`TinyConfig.pre_tokenizer`: pieces end only at line breaks and digits; what `resto model demo`
-builds).
+conversations (`agent.tiny.rendered_corpus`), with Qwen's word split, with the "lines" split
+(`TinyConfig.pre_tokenizer`: pieces end only at line breaks and digits) and with the "bare" split
+(words never carry the character before them, so values copy token for token).
 
     RESTO_DATA_DIR=../shared/data .venv/bin/python bench/tokenizer_fit.py [--vocab 2048]
 
@@ -49,7 +49,7 @@ def main() -> int:
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         variants = (("SGD text", [], "words"), ("SGD text + rendered", texts, "words"),
-                    ("... + rendered, lines", texts, "lines"))
+                    ("... + rendered, lines", texts, "lines"), ("... + rendered, bare", texts, "bare"))
         for i, (name, extra, split) in enumerate(variants):
             variant = config.model_copy(update={"pre_tokenizer": split})
             tok = AutoTokenizer.from_pretrained(
@@ -63,11 +63,13 @@ def main() -> int:
     print(f"{'tokenizer trained on':22} {'system prompt':>13} {'mean/conversation':>17} {'supervised':>10}")
     for name, (sys_tokens, mean, supervised) in rows.items():
         print(f"{name:22} {sys_tokens:13d} {mean:17.0f} {supervised:10d}")
-    (s0, m0, u0), (s1, m1, u1), (s2, m2, u2) = rows.values()
+    (s0, m0, u0), (s1, m1, u1), (s2, m2, u2), (s3, m3, u3) = rows.values()
     print(f"ratio: the fitted tokenizer reads a conversation in {m1 / m0:.2f}x the tokens "
           f"(system prompt {s1 / s0:.2f}x, supervised {u1 / u0:.2f}x)")
     print(f"ratio: fitted with the lines split, {m2 / m0:.2f}x (system prompt {s2 / s0:.2f}x, supervised "
           f"{u2 / u0:.2f}x); {m2 / m1:.2f}x the fitted word-split tokenizer")
+    print(f"ratio: fitted with the bare split, {m3 / m1:.2f}x the fitted word-split tokenizer (system prompt "
+          f"{s3 / s1:.2f}x, supervised {u3 / u1:.2f}x)")
     return 0
 
 

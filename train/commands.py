@@ -74,9 +74,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layers", type=int, help="decoder layers of a fresh model (default 4)")
     p.add_argument("--hidden", type=int, help="hidden size of a fresh model (default 256)")
     p.add_argument("--vocab", type=int, dest="vocab_size", help="BPE vocabulary of a fresh tokenizer (default 2048)")
-    p.add_argument("--tokenizer", choices=("words", "lines"), dest="pre_tokenizer",
-                   help="where BPE pieces may end: words (like Qwen, the default) or lines (merges span "
-                   "words; fewer tokens, scored lower: README)")
+    p.add_argument("--tokenizer", choices=("words", "lines", "bare"), dest="pre_tokenizer",
+                   help="where BPE pieces may end: words (like Qwen, the default), lines (merges span "
+                   "words; fewer tokens) or bare (a value reads the same in the user's words and the call; "
+                   "more tokens). Both scored lower: docs/demo-model.md")
     p.add_argument("--sgd-segments", action="store_true", default=None, dest="sgd_segments",
                    help="also train on the restaurant parts of SGD's multi-domain dialogues (515 more)")
     p.add_argument("--restaurants-2", action="store_true", default=None, dest="restaurants_2",

@@ -72,20 +72,38 @@ def test_a_tokenizer_trained_on_rendered_conversations_reads_the_prompt_in_fewer
     assert fitted.decode(fitted_ids) == full
 
 
-def test_lines_pre_tokenizer_merges_across_words_keeps_digits_and_the_same_supervised_text(tmp_path):
-    from agent.render import IGNORE_INDEX
+def word_split_and(tmp_path, split: str, cities: list[str]):
+    """(conversations, rendered texts, the word-split tokenizer, the `split` one), both trained on the
+    same small corpus of rendered conversations."""
     from agent.tiny import rendered_corpus
     from agent.tools import tool_schemas
-    from agent.trace_io import Trace
     from tests.train.conftest import conversation
-    from train.dataset import build_examples
 
-    conversations = [conversation(city, "Thai", f"Place {i}") for i, city in enumerate(["Napa", "Davis"] * 4)]
+    conversations = [conversation(city, "Thai", f"Place {i}") for i, city in enumerate(cities * 4)]
     texts = rendered_corpus(conversations, tool_schemas())
     words_config = TinyConfig(vocab_size=2048, layers=1, hidden=32, heads=2, kv_heads=1)
-    lines_config = words_config.model_copy(update={"pre_tokenizer": "lines"})
+    other_config = words_config.model_copy(update={"pre_tokenizer": split})
     words = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "words", words_config, texts=texts))
-    lines = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "lines", lines_config, texts=texts))
+    other = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / split, other_config, texts=texts))
+    return conversations, texts, words, other
+
+
+def supervised_texts(conversation, *tokenizers) -> list[str]:
+    """The text each tokenizer's loss mask covers in `conversation`."""
+    from agent.render import IGNORE_INDEX
+    from agent.tools import tool_schemas
+    from agent.trace_io import Trace
+    from train.dataset import build_examples
+
+    out = []
+    for tok in tokenizers:
+        (ex,), _ = build_examples(tok, [Trace(conversation)], tool_schemas())
+        out.append(tok.decode([t for t, lab in zip(ex.input_ids, ex.labels, strict=True) if lab != IGNORE_INDEX]))
+    return out
+
+
+def test_lines_pre_tokenizer_merges_across_words_keeps_digits_and_the_same_supervised_text(tmp_path):
+    conversations, texts, words, lines = word_split_and(tmp_path, "lines", ["Napa", "Davis"])
     full = texts[0]
     word_ids, line_ids = words(full)["input_ids"], lines(full)["input_ids"]
     assert len(line_ids) < 0.6 * len(word_ids), (len(line_ids), len(word_ids))
@@ -97,12 +115,36 @@ def test_lines_pre_tokenizer_merges_across_words_keeps_digits_and_the_same_super
     pieces = [lines.decode([i]) for i in lines("a table for 12 at 19:30 on 2019-03-01", add_special_tokens=False)["input_ids"]]
     assert all(len(p) == 1 for p in pieces if any(c.isdigit() for c in p)), pieces
     # the loss covers exactly the same text: token boundaries never straddle an assistant turn
-    supervised = []
-    for tok in (words, lines):
-        examples, _ = build_examples(tok, [Trace(conversations[0])], tool_schemas())
-        ex = examples[0]
-        supervised.append(tok.decode([t for t, lab in zip(ex.input_ids, ex.labels, strict=True) if lab != IGNORE_INDEX]))
-    assert supervised[0] == supervised[1] and '"name": "FindRestaurants"' in supervised[1]
+    by_words, by_lines = supervised_texts(conversations[0], words, lines)
+    assert by_words == by_lines and '"name": "FindRestaurants"' in by_lines
+
+
+def test_bare_pre_tokenizer_writes_a_value_with_the_same_tokens_in_the_users_words_and_in_the_call(tmp_path):
+    conversations, texts, words, bare = word_split_and(tmp_path, "bare", ["Napa", "San Jose"])
+
+    def value_ids(tok, value):
+        """The ids of `value` as the user says it and as a call writes it."""
+        said = tok(f"I want Izakaya food in {value}", add_special_tokens=False)["input_ids"]
+        call = tok(f'{{"city": "{value}", "cuisine": "Izakaya"}}', add_special_tokens=False)["input_ids"]
+        return said, call
+
+    def contains(ids, part):
+        return any(ids[i : i + len(part)] == part for i in range(len(ids) - len(part) + 1))
+
+    for value in ("San Jose", "Walnut Creek", "Izakaya"):  # seen in training or not
+        said, call = value_ids(bare, value)
+        ids = bare(value, add_special_tokens=False)["input_ids"]
+        assert contains(said, ids) and contains(call, ids), (value, bare.convert_ids_to_tokens(said + call))
+    # Qwen's split writes the value's first word with the space in the user's text and without it in
+    # the call, so the two differ: what the bare split is for
+    said, call = value_ids(words, "San Jose")
+    as_said = words(" San Jose", add_special_tokens=False)["input_ids"]
+    assert contains(said, as_said) and not contains(call, as_said)
+    # lossless, and the loss covers exactly the same text as with the word split
+    full = texts[1]
+    assert bare.decode(bare(full)["input_ids"]) == full
+    by_words, by_bare = supervised_texts(conversations[1], words, bare)
+    assert by_words == by_bare and '"city": "San Jose"' in by_bare
 
 
 def test_cli_model_tiny_lines_tokenizer(tmp_path):
