@@ -59,6 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-relabels", action="store_true", help="export the original calls, not the corrections"
     )
+    p.add_argument(
+        "--skip-unbacked", action="store_true",
+        help="leave out sessions whose replies named a restaurant no search returned (unless corrected)",
+    )
     p.add_argument("--db", help="database URL or SQLite path (RESTO_DB)")
     p.set_defaults(func=cmd_export)
 
@@ -145,11 +149,13 @@ def cmd_export(args: argparse.Namespace, settings: Settings, out: TextIO | None 
     log = open_log(settings)
     try:
         ids = None if args.all else [log.get(i).id for i in args.ids]
-        count = log.export(ids, args.out, fmt=args.format, use_relabels=not args.no_relabels)
+        count = log.export(ids, args.out, fmt=args.format, use_relabels=not args.no_relabels,
+                           skip_unbacked=args.skip_unbacked)
     except SessionLogError as exc:
         raise UserError(str(exc)) from None
     print(
-        f"wrote {count} conversation{'s' if count != 1 else ''} to {args.out} ({args.format} format)",
+        f"wrote {count.written} conversation{'s' if count.written != 1 else ''} to {args.out} ({args.format} format)"
+        + (f"; left out {count.skipped} whose replies named a restaurant no search returned" if count.skipped else ""),
         file=out,
     )
     return 0

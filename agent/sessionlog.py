@@ -48,6 +48,14 @@ class SessionSummary:
 
 
 @dataclass
+class ExportCount:
+    """What `SessionLog.export` did: conversations written, and sessions left out by `skip_unbacked`."""
+
+    written: int
+    skipped: int = 0
+
+
+@dataclass
 class TurnRecord:
     index: int
     created_at: datetime
@@ -71,6 +79,18 @@ class SessionRecord:
     relabels: dict[int, ToolCall]  # message id → the human's corrected call
     endpoint: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def unbacked_names(self, use_relabels: bool = True) -> list[str]:
+        """The restaurants this session's replies named that no search returned (`agent.name_check`,
+        kept in each turn's stats), leaving out the turns whose reply a person corrected."""
+        calls = {mid for mid, m in zip(self.message_ids, self.messages, strict=True) if m.get("role") == "assistant"}
+        names: dict[str, None] = {}
+        for turn in self.turns:
+            replies = [mid for mid in turn.message_ids if mid in calls]
+            if use_relabels and replies and replies[-1] in self.relabels:
+                continue  # the turn's reply is its last call; a person corrected it
+            names.update(dict.fromkeys(turn.stats.get("unbacked_names") or []))
+        return list(names)
 
     def corrected_messages(self) -> list[Message]:
         """The conversation with every relabelled call replaced by its correction."""
@@ -302,26 +322,38 @@ class SessionLog:
         path: str | Path,
         fmt: str = "context",
         use_relabels: bool = True,
-    ) -> int:
-        """Write sessions as benchmark traces (`context` or `messages` variant); returns how many.
+        skip_unbacked: bool = False,
+    ) -> ExportCount:
+        """Write sessions as benchmark traces (`context` or `messages` variant); returns how many were
+        written and how many `skip_unbacked` left out.
 
         `session_ids=None` exports every session. Sessions without any assistant call are skipped
-        (nothing to learn from). Each record carries `session_id`, `model` and `adapter` fields.
+        (nothing to learn from). Each record carries `session_id`, `model` and `adapter` fields, and
+        `unbacked_names` when a reply named restaurants no search returned (`agent.name_check`) and
+        nobody corrected that reply; `skip_unbacked` leaves such sessions out, so a model is not
+        trained on its own made-up names.
         """
         if fmt not in ("context", "messages"):
             raise SessionLogError(f"Unknown export format {fmt!r}; use 'context' or 'messages'.")
         ids = self.all_ids() if session_ids is None else list(session_ids)
         traces = []
+        skipped = 0
         for sid in ids:
             record = self.get(sid)
             messages = record.corrected_messages() if use_relabels else record.messages
             if not any(m.get("role") == "assistant" for m in messages):
                 continue
-            meta = {"session_id": record.id, "model": record.model}
+            meta: dict[str, Any] = {"session_id": record.id, "model": record.model}
             if record.adapter:
                 meta["adapter"] = record.adapter
+            unbacked = record.unbacked_names(use_relabels)
+            if unbacked:
+                if skip_unbacked:
+                    skipped += 1
+                    continue
+                meta["unbacked_names"] = unbacked
             traces.append(Trace(messages, meta))
-        return write_traces(path, traces, fmt=fmt)
+        return ExportCount(write_traces(path, traces, fmt=fmt), skipped)
 
 
 def _shorten(text: str, width: int) -> str:

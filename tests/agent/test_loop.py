@@ -107,7 +107,7 @@ def test_replayed_session_books_a_table_and_is_logged(engine, tmp_path):
     assert sum(isinstance(e, TurnFinished) for e in events) == 3
     # …and exported, it is a valid benchmark trace of exactly this conversation.
     out = tmp_path / "session.jsonl"
-    assert log.export([session.session_id], out) == 1
+    assert log.export([session.session_id], out).written == 1
     traces, _ = read_traces(out, strict=True)
     assert traces[0].messages == session.messages
 

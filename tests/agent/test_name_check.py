@@ -135,3 +135,33 @@ def test_sessions_show_names_them_on_the_turn(engine, tmp_path, capsys):
     session.send("hi")
     assert main(["sessions", "show", session.session_id[:12], "--db", str(tmp_path / "resto.db")]) == 0
     assert "1 model calls · not from a search: Thai Orchid\n" in capsys.readouterr().out
+
+
+def test_export_marks_or_leaves_out_sessions_with_unbacked_names_unless_corrected(engine, tmp_path, capsys):
+    from agent.trace_io import read_traces
+    from cli.main import main
+
+    log = SessionLog(engine)
+    flagged = AgentSession(ScriptedPolicy([SEARCH_FAIRFIELD, say("Try Thai Orchid.")]), engine, log=log)
+    flagged.send("Breakfast in Fairfield")
+    clean = AgentSession(ScriptedPolicy([SEARCH_FAIRFIELD, say("Try Mimi's Cafe.")]), engine, log=log)
+    clean.send("Breakfast in Fairfield")
+    db, out = str(tmp_path / "resto.db"), tmp_path / "traces.jsonl"
+
+    assert main(["sessions", "export", "--all", "--out", str(out), "--db", db]) == 0
+    assert "wrote 2 conversations" in capsys.readouterr().out
+    traces, _ = read_traces(out, strict=True)
+    marks = {t.meta["session_id"]: t.meta.get("unbacked_names") for t in traces}
+    assert marks == {flagged.session_id: ["Thai Orchid"], clean.session_id: None}
+
+    assert main(["sessions", "export", "--all", "--skip-unbacked", "--out", str(out), "--db", db]) == 0
+    assert ("wrote 1 conversation to" in (printed := capsys.readouterr().out)
+            and "left out 1 whose replies named a restaurant no search returned" in printed)
+    assert [t.meta["session_id"] for t in read_traces(out, strict=True)[0]] == [clean.session_id]
+
+    # a person corrects the flagged reply: the session is no longer marked, and exports with the correction
+    record = log.get(flagged.session_id)
+    log.relabel(record.message_ids[-1], ToolCall("respond_to_user", {"message": "Try Mimi's Cafe."}))
+    assert log.get(flagged.session_id).unbacked_names() == []
+    assert log.get(flagged.session_id).unbacked_names(use_relabels=False) == ["Thai Orchid"]
+    assert log.export(None, out, skip_unbacked=True).written == 2

@@ -135,7 +135,7 @@ def test_labels_and_relabels_and_export_round_trip(db_path, tmp_path):
     }  # original kept
 
     out = tmp_path / "export.jsonl"
-    assert log.export([sid], out, fmt="context") == 1
+    assert log.export([sid], out, fmt="context").written == 1
     traces, report = read_traces(out, strict=True)
     assert report.loaded == 1
     assert traces[0].meta["session_id"] == sid
@@ -145,7 +145,7 @@ def test_labels_and_relabels_and_export_round_trip(db_path, tmp_path):
     assert json.loads(out.read_text())["context"].startswith('{"messages"')
 
     out2 = tmp_path / "export-messages.jsonl"
-    assert log.export(None, out2, fmt="messages", use_relabels=False) == 1
+    assert log.export(None, out2, fmt="messages", use_relabels=False).written == 1
     original, _ = read_traces(out2, strict=True)
     assert ToolCall.from_message(original[0].messages[1]).arguments == {"city": "San Jose", "cuisine": "Thai"}
     assert isinstance(
@@ -162,7 +162,7 @@ def test_export_skips_sessions_without_assistant_calls(db_path, tmp_path):
     log = SessionLog(make_engine(db_path))
     empty = log.start("m", None, None, {})
     log.log_turn(empty, [{"role": "user", "content": "hi"}], {"cancelled": True})
-    assert log.export([empty], tmp_path / "x.jsonl") == 0
+    assert log.export([empty], tmp_path / "x.jsonl").written == 0
 
 
 def test_clear_errors(db_path):

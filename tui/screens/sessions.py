@@ -187,7 +187,7 @@ class SessionsScreen(Screen):
                 from pathlib import Path
 
                 Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-                n = self.sessions_log.export(ids, Path(path).expanduser(), "context")
+                n = self.sessions_log.export(ids, Path(path).expanduser(), "context").written
             except Exception as exc:  # noqa: BLE001 - shown to the person, never a traceback
                 self.app.notify(f"Export failed: {exc}", severity="error", markup=False)
                 return
