@@ -123,6 +123,16 @@ def _register_score(group: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_score)
 
 
+def _count_unbacked(rows: list[dict], settings: Settings) -> dict:
+    """eval.unbacked's counts over the chat's database, or {} with a note when it is not built."""
+    from eval.unbacked import count_if_database
+
+    counts, why_not = count_if_database(rows, settings.db_url)
+    if why_not:
+        print(why_not, file=sys.stderr)
+    return counts
+
+
 def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     from eval.score import read_rows, score_rows
 
@@ -144,6 +154,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     if args.report_dir:
         from eval.report import write_report
 
+        result.unbacked = _count_unbacked(result.rows, settings)
         write_report(result, args.report_dir, {"label": args.predictions.stem, "test": str(args.predictions)})
     _print_summary(result)
     return 0
@@ -260,6 +271,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
     result = score_rows(predicted, judge=judge)
+    result.unbacked = _count_unbacked(result.rows, settings)
     meta = {
         "label": args.label or Path(args.out).name,
         "model": predictor.description,

@@ -14,6 +14,7 @@ from typing import Any
 from eval.arguments import argument_lines
 from eval.metrics import JUDGE_METRIC
 from eval.score import ScoreResult
+from eval.unbacked import unbacked_lines
 
 
 def _fmt(value: float | None) -> str:
@@ -99,6 +100,10 @@ def render_markdown(result: ScoreResult, meta: dict[str, Any], n_worst: int = 10
     argument_table = argument_lines(result.arguments)
     if argument_table:
         lines += ["", "## Argument values (rows whose predicted function is the reference's)", "", *argument_table]
+
+    unbacked_table = unbacked_lines(result.unbacked)
+    if unbacked_table:
+        lines += ["", "## Replies naming a restaurant the conversation never gave (eval.unbacked)", "", *unbacked_table]
 
     lines += ["", f"## Worst {n_worst} rows", ""]
     lines.append("| # | last user message | reference | prediction | staged | rouge | judge |")

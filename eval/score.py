@@ -67,6 +67,7 @@ class ScoreResult:
     judge: dict[str, Any] = field(default_factory=dict)  # name, scored, unparseable, failed
     parse_rate: float = 0.0  # predictions the benchmark's parser reads as a call
     arguments: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # eval.arguments
+    unbacked: dict[str, dict[str, Any]] = field(default_factory=dict)  # eval.unbacked, when a database is built
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +79,7 @@ class ScoreResult:
             "judge": self.judge,
             "parse_rate": self.parse_rate,
             "arguments": self.arguments,
+            "unbacked": self.unbacked,
         }
 
     def summary_lines(self) -> list[str]:
