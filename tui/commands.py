@@ -103,7 +103,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     settings = _decoding(args, settings)
-    from tui.replay import DialogueIndex, ReplaySetup, run_dialogue, summarize
+    from tui.replay import DialogueIndex, ReplaySetup, name_gazetteer, run_dialogue, summarize
 
     index = DialogueIndex(settings)
     if args.no_tui and not args.dialogue_id:
@@ -126,17 +126,18 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             raise UserError(resolved.reason or resolved.howto or "No model could be loaded.")
         policy = resolved.policy
     engine = _engine(settings) if args.live_db else None
+    gazetteer = name_gazetteer(settings)
     if args.no_tui:
         dialogue = index.get(args.dialogue_id)
         results = []
-        for result in run_dialogue(dialogue, policy, engine):
+        for result in run_dialogue(dialogue, policy, engine, gazetteer):
             results.append(result)
             print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
         print(json.dumps(summarize(dialogue.id, results).to_json()), flush=True)
         return 0
     from tui.app import RestoApp
 
-    setup = ReplaySetup(index, policy, engine, args.dialogue_id, args.search)
+    setup = ReplaySetup(index, policy, engine, args.dialogue_id, args.search, gazetteer)
     RestoApp(settings, mode="replay", replay=setup).run()
     return 0
 

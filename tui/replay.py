@@ -115,6 +115,7 @@ class StepResult:
     score: float
     diff: list[ArgDiff] = field(default_factory=list)
     latency_s: float = 0.0
+    unbacked: list[str] = field(default_factory=list)  # restaurants the model's reply names that nothing gave
 
     def to_json(self) -> dict[str, Any]:
         def call(c: ToolCall | None) -> dict[str, Any] | None:
@@ -130,6 +131,7 @@ class StepResult:
             "staged_tool_call": self.score,
             "diff": [asdict(d) for d in self.diff if d.status != "same"],
             "latency_s": round(self.latency_s, 4),
+            "unbacked": self.unbacked,
         }
 
 
@@ -162,18 +164,29 @@ def prefix_for(dialogue: Dialogue, message_index: int, engine: Any | None = None
     return prefix
 
 
-def compare_step(dialogue: Dialogue, step: int, policy: Any, engine: Any | None = None, cancel=None) -> StepResult:
+def compare_step(
+    dialogue: Dialogue, step: int, policy: Any, engine: Any | None = None, cancel=None, gazetteer: Any | None = None
+) -> StepResult:
+    """The model's call at assistant turn `step` beside the reference's. With `gazetteer`
+    (agent.grounding.Gazetteer of the restaurant database), a reply of the model's is also checked for
+    restaurants the conversation never gave (agent.name_check), as the chat does."""
     index = dialogue.assistant_turns()[step]
     reference = ToolCall.from_message(dialogue.messages[index])
+    prefix = prefix_for(dialogue, index, engine)
     try:
-        out = policy.next_call(prefix_for(dialogue, index, engine), cancel=cancel)
+        out = policy.next_call(prefix, cancel=cancel)
         prediction, raw, error, latency = out.call, out.raw_text, out.error, out.latency_s
     except Exception as exc:  # noqa: BLE001 - a failing model is a scored miss, not a crash
         prediction, raw, error, latency = None, "", f"{type(exc).__name__}: {exc}", 0.0
     predicted = prediction.to_answer() if prediction is not None else raw
     score = staged_tool_call(reference.to_answer(), predicted)
     diff = arg_diff(reference.arguments, prediction.arguments if prediction else {})
-    return StepResult(dialogue.id, step, index, reference, prediction, raw, error, score, diff, latency)
+    unbacked = []
+    if gazetteer is not None and prediction is not None and prediction.message is not None:
+        from agent.name_check import unbacked_names
+
+        unbacked = unbacked_names(prediction.message, prefix, gazetteer)
+    return StepResult(dialogue.id, step, index, reference, prediction, raw, error, score, diff, latency, unbacked)
 
 
 @dataclass
@@ -204,9 +217,22 @@ def summarize(dialogue_id: str, results: list[StepResult]) -> Summary:
     )
 
 
-def run_dialogue(dialogue: Dialogue, policy: Any, engine: Any | None = None) -> Iterator[StepResult]:
+def run_dialogue(
+    dialogue: Dialogue, policy: Any, engine: Any | None = None, gazetteer: Any | None = None
+) -> Iterator[StepResult]:
     for step in range(len(dialogue.assistant_turns())):
-        yield compare_step(dialogue, step, policy, engine)
+        yield compare_step(dialogue, step, policy, engine, gazetteer=gazetteer)
+
+
+def name_gazetteer(settings: Settings) -> Any | None:
+    """The restaurant database's names for the replay's check of made-up names, or None when the
+    database is not built or cannot be read (the replay itself never needs it)."""
+    from agent.grounding import Gazetteer
+
+    try:
+        return Gazetteer.from_url(settings.db_url)
+    except UserError:
+        return None
 
 
 @dataclass
@@ -218,3 +244,4 @@ class ReplaySetup:
     engine: Any | None = None  # set: tool results from the live database
     dialogue_id: str | None = None
     search: str | None = None
+    gazetteer: Any | None = None  # set: the model's replies are checked for made-up restaurant names

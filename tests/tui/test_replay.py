@@ -57,6 +57,22 @@ def test_staged_score_and_diff_for_a_wrong_argument():
     assert arg_diff({"a": 1}, {})[0].status == "missing"
 
 
+def test_a_reply_naming_a_restaurant_the_conversation_never_gave_is_flagged():
+    from agent.grounding import Gazetteer
+
+    gazetteer = Gazetteer({"restaurant_name": ["Recorded Place", "Thai Orchid"]})
+    dialogue = Dialogue("x", "test", CONVERSATION)
+    # the recording's search returned Recorded Place; the model recommends Thai Orchid
+    made_up = compare_step(dialogue, 1, ScriptPolicy([ToolCall("respond_to_user", {"message": "Try Thai Orchid."})]),
+                           gazetteer=gazetteer)
+    assert made_up.unbacked == ["Thai Orchid"] and made_up.to_json()["unbacked"] == ["Thai Orchid"]
+    returned = compare_step(dialogue, 1, ScriptPolicy([ToolCall("respond_to_user", {"message": "Recorded Place."})]),
+                            gazetteer=gazetteer)
+    assert returned.unbacked == []
+    assert compare_step(dialogue, 1, ScriptPolicy([ToolCall("respond_to_user", {"message": "Try Thai Orchid."})])
+                        ).unbacked == []  # no database: no check
+
+
 def test_prefix_tool_results_from_the_recording_or_the_live_db(engine):
     dialogue = Dialogue("x", "test", CONVERSATION)
     recorded = prefix_for(dialogue, 3)
@@ -80,11 +96,12 @@ def test_unknown_dialogue_is_a_clear_error(data_dir, capsys):
 
 
 async def test_replay_screen_steps_and_runs_all(index, settings):
+    from agent.grounding import Gazetteer
     from tui.app import RestoApp
     from tui.widgets.step import StepView
 
     dialogue = index.get("test-05")
-    wrong_first = ScriptPolicy([ToolCall("respond_to_user", {"message": "Which city?"})])
+    wrong_first = ScriptPolicy([ToolCall("respond_to_user", {"message": "Which city? Thai Orchid is nice."})])
 
     class Mixed:  # turn 1 from the script (the wrong function), the rest from the reference
         description = "mixed test policy"
@@ -97,13 +114,16 @@ async def test_replay_screen_steps_and_runs_all(index, settings):
                 return wrong_first.next_call(messages, **kw)
             return self.reference.next_call(messages, **kw)
 
-    app = RestoApp(settings, mode="replay", replay=ReplaySetup(index, Mixed(), dialogue_id="test-05"))
+    gazetteer = Gazetteer({"restaurant_name": ["Thai Orchid"]})  # the model's reply names it; nothing gave it
+    setup = ReplaySetup(index, Mixed(), dialogue_id="test-05", gazetteer=gazetteer)
+    app = RestoApp(settings, mode="replay", replay=setup)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         await pilot.press("n")
         await wait_for(pilot, lambda: len(screen.results) == 1)
         first = screen.query_one(StepView)
         assert first.result.score == 0.25 and "Which city?" in str(first.query_one(".prediction").render())
+        assert str(first.query_one(".unbacked").render()).startswith("Not from a search in this chat: Thai Orchid.")
         await pilot.press("r")
         total = len(dialogue.assistant_turns())
         await wait_for(pilot, lambda: len(screen.results) == total and not screen.running)

@@ -133,7 +133,7 @@ class ReplayScreen(Screen):
             index = dialogue.assistant_turns()[step]
             context = next((str(m.get("content", "")) for m in reversed(dialogue.messages[:index])
                             if m.get("role") == "user"), "")
-            result = compare_step(dialogue, step, self.setup.policy, self.setup.engine)
+            result = compare_step(dialogue, step, self.setup.policy, self.setup.engine, gazetteer=self.setup.gazetteer)
             step += 1
             last = step >= total or not run_all or self._stop
             self.post_message(StepDone(result, context, last))

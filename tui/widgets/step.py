@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from agent.conversation import ToolCall
+from agent.name_check import warning
 
 STATUS_STYLE = {"same": "green", "changed": "yellow", "missing": "red", "extra": "magenta"}
 
@@ -64,3 +65,5 @@ class StepView(Vertical):
                 diff.append(f"{d.key}: {json.dumps(d.reference, ensure_ascii=False)} → "
                             f"{json.dumps(d.prediction, ensure_ascii=False)}\n")
             yield Static(diff, markup=False, classes="diff")
+        if r.unbacked:
+            yield Static(Text(warning(r.unbacked), style="bold"), markup=False, classes="unbacked")
