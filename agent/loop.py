@@ -18,8 +18,10 @@ Per user turn, at most `max_steps` model calls:
   conversation returned and the user never said are listed in `Reply.unbacked` (`agent.name_check`):
   prose is free even under grounded decoding, and a person should know which names to distrust.
 
-Booking safety (`confirm_bookings`, on in the app, off for benchmark replay): `ReserveRestaurant`
-only runs when the user's last message confirmed (`agent.confirmation.is_affirmative`). Otherwise
+Booking safety (`confirm_bookings`, on in the app, off for benchmark replay): a `ReserveRestaurant`
+the database would refuse (run dry first: an unknown restaurant, a time it cannot read) goes straight back to
+the model as its failed result, so nobody is asked to confirm a table that cannot be booked. Otherwise
+it only runs when the user's last message confirmed (`agent.confirmation.is_affirmative`). Otherwise
 the loop emits `ConfirmationNeeded` and asks the model (again with a message not kept in the
 history) to confirm the details with the user first; if it insists, the loop asks the user itself.
 An optional `confirm(call) -> bool` callback (the TUI asks the human in a dialog) runs before any
@@ -385,6 +387,8 @@ class _Turn:
 
     def booking_allowed(self, call: ToolCall) -> bool:
         """Booking gate. On refusal sets the note for the next call (or answers the user itself)."""
+        if (self.s.confirm_bookings or self.s.confirm is not None) and not self.bookable(call):
+            return False
         if self.s.confirm_bookings and not self.confirmed:
             self.emit(ConfirmationNeeded(call))
             self.gated += 1
@@ -407,6 +411,23 @@ class _Turn:
                 return False
         return True
 
+    def bookable(self, call: ToolCall) -> bool:
+        """Before anyone is asked to confirm a booking, run it dry (written, then rolled back). One the
+        database refuses (a restaurant it does not know, a time it cannot read) goes back to the model as
+        the call's result, as if it had run, so nobody confirms a table that cannot be booked; a
+        transient failure (the database busy) leaves the decision to the real call."""
+        try:
+            outcome = backend.tools.execute(
+                self.s.engine, call.name, call.arguments, session_id=self.s.session_id, dry_run=True
+            )
+        except Exception:  # noqa: BLE001 - the real call reports whatever this was
+            return True
+        if outcome.error is None or outcome.transient:
+            return True
+        self.emit(ToolCallMade(call))
+        self.record(call, list(outcome.results), outcome.error)
+        return False
+
     def execute(self, call: ToolCall) -> None:
         self.emit(ToolCallMade(call))
         try:
@@ -416,6 +437,9 @@ class _Turn:
             results, error = list(outcome.results), outcome.error
         except Exception as exc:  # noqa: BLE001 - a failed tool is reported to the model, not raised
             results, error = [{"error": f"{call.name} failed: {exc}"}], str(exc)
+        self.record(call, results, error)
+
+    def record(self, call: ToolCall, results: list[dict[str, Any]], error: str | None) -> None:
         # The call and its result are appended together: the history never has a dangling call.
         self.s.messages.append(call.to_message())
         self.s.messages.append(result_message(results, self.s.tool_result_role, call.id))

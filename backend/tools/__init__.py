@@ -38,6 +38,7 @@ class ToolOutcome:
 
     results: list[dict[str, Any]]
     error: str | None = None
+    transient: bool = False  # the error was the database's (busy, contended), not the call's: retrying may work
 
     @property
     def ok(self) -> bool:
@@ -61,8 +62,8 @@ TOOLS: dict[str, _Tool] = {
 }
 
 
-def _failed(message: str) -> ToolOutcome:
-    return ToolOutcome(results=[{"error": message}], error=message)
+def _failed(message: str, transient: bool = False) -> ToolOutcome:
+    return ToolOutcome(results=[{"error": message}], error=message, transient=transient)
 
 
 def explain_validation(name: str, exc: ValidationError) -> str:
@@ -122,13 +123,13 @@ def execute(
             # Another session booked the table we picked between our check and our insert
             # (possible on databases without SQLite's up-front write lock): look again.
             if attempt == _BOOKING_ATTEMPTS - 1:
-                return _failed("The slot is in high demand and could not be booked; please try again.")
+                return _failed("The slot is in high demand and could not be booked; please try again.", True)
         except UnknownRestaurantError as exc:
             return _failed(str(exc))
         except DatabaseBusyError as exc:
-            return _failed(str(exc))
+            return _failed(str(exc), True)
         except SQLAlchemyError as exc:
-            return _failed(f"The restaurant database failed ({type(exc).__name__}); nothing was changed.")
+            return _failed(f"The restaurant database failed ({type(exc).__name__}); nothing was changed.", True)
     return _failed("The call could not be completed; nothing was changed.")  # pragma: no cover
 
 

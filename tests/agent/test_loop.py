@@ -269,6 +269,54 @@ def test_insisting_model_gets_the_loops_own_confirmation_question(engine):
     assert result.error is None and reservations(engine) == []
 
 
+MADE_UP = call_text("ReserveRestaurant", **{**RESERVE_ARGS, "restaurant_name": "Mcdonald's"})
+
+
+def test_a_booking_the_database_refuses_goes_back_to_the_model_before_anyone_confirms(engine):
+    # not confirmed yet: without the dry run the loop would tell the model to confirm a table that does not exist
+    policy = ScriptedPolicy([MADE_UP, say("Sorry, I could not find Mcdonald's. Mimi's Cafe?")])
+    result = AgentSession(policy, engine).send("Book Mcdonald's in Fairfield for 2 at 11:30")
+    assert not any(isinstance(e, ConfirmationNeeded) for e in result.events)
+    (failed,) = [e for e in result.events if isinstance(e, ToolResult)]
+    assert failed.error and "Mcdonald's" in failed.error
+    assert "There is no restaurant named" in policy.seen[1][-1]["content"]  # the model saw the refusal
+    assert result.reply.startswith("Sorry") and reservations(engine) == []
+    # …and the person is never asked in the dialog either
+    asked = []
+    policy = ScriptedPolicy([MADE_UP, say("That place does not exist.")])
+    AgentSession(policy, engine, confirm=lambda call: asked.append(call) or True).send("Yes, book it")
+    assert asked == [] and reservations(engine) == []
+
+
+def test_a_bookable_call_is_only_run_dry_before_the_confirmation(engine):
+    policy = ScriptedPolicy([RESERVE, say("Shall I book it?")])
+    result = AgentSession(policy, engine).send("Book Mimi's Cafe in Fairfield for 2 at 11:30")
+    assert any(isinstance(e, ConfirmationNeeded) for e in result.events)
+    assert not any(isinstance(e, ToolResult) for e in result.events) and reservations(engine) == []
+
+
+def test_a_locked_database_during_the_dry_run_leaves_the_decision_to_the_real_call(tmp_path):
+    import sqlite3
+
+    from backend.db import make_engine
+
+    path = tmp_path / "locked.db"
+    small_db(path).dispose()
+    engine = make_engine(path, busy_timeout_ms=200)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock while the booking is run dry
+
+    def human(call):  # by the time the person answers, the other process is done
+        other.execute("ROLLBACK")
+        return True
+
+    try:
+        result = AgentSession(ScriptedPolicy([RESERVE, say("Booked.")]), engine, confirm=human).send("Yes, go ahead")
+    finally:
+        other.close()
+    assert result.reply == "Booked." and len(reservations(engine)) == 1
+
+
 def test_no_gating_for_benchmark_replay(engine):
     session = AgentSession(ScriptedPolicy([RESERVE, say("Done.")]), engine, confirm_bookings=False)
     assert session.send("Book Mimi's Cafe in Fairfield at 11:30").reply == "Done."
