@@ -80,16 +80,24 @@ class SessionRecord:
     endpoint: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def unbacked_names(self, use_relabels: bool = True) -> list[str]:
-        """The restaurants this session's replies named that no search returned (`agent.name_check`,
-        kept in each turn's stats), leaving out the turns whose reply a person corrected."""
+    def unbacked_by_reply(self) -> dict[int, list[str]]:
+        """{message id of a reply: the restaurants it named that no search returned} (`agent.name_check`,
+        kept in the stats of the reply's turn, whose last call the reply is)."""
         calls = {mid for mid, m in zip(self.message_ids, self.messages, strict=True) if m.get("role") == "assistant"}
-        names: dict[str, None] = {}
+        out: dict[int, list[str]] = {}
         for turn in self.turns:
             replies = [mid for mid in turn.message_ids if mid in calls]
-            if use_relabels and replies and replies[-1] in self.relabels:
-                continue  # the turn's reply is its last call; a person corrected it
-            names.update(dict.fromkeys(turn.stats.get("unbacked_names") or []))
+            if replies and turn.stats.get("unbacked_names"):
+                out[replies[-1]] = list(turn.stats["unbacked_names"])
+        return out
+
+    def unbacked_names(self, use_relabels: bool = True) -> list[str]:
+        """The restaurants this session's replies named that no search returned, leaving out (with
+        `use_relabels`) the replies a person corrected."""
+        names: dict[str, None] = {}
+        for mid, found in self.unbacked_by_reply().items():
+            if not (use_relabels and mid in self.relabels):
+                names.update(dict.fromkeys(found))
         return list(names)
 
     def corrected_messages(self) -> list[Message]:

@@ -123,6 +123,24 @@ async def test_search_open_label_and_relabel(settings, engine, session_log, two_
         assert session_log.get(a).relabels[item.message_id].arguments["time"] == "19:00"
 
 
+async def test_a_reply_naming_a_restaurant_no_search_returned_is_marked_until_corrected(
+    settings, engine, session_log, two_sessions
+):
+    a, b = two_sessions  # b's reply names Mimi's Cafe, which no search returned and the user never said
+    app = RestoApp(settings, mode="sessions", engine=engine, log=session_log)
+    assert session_log.get(a).unbacked_by_reply() == {}  # a's reply names Thai Orchid, which its search returned
+    async with app.run_test(size=(140, 40)) as pilot:
+        await open_session(pilot, app, b)
+        item = app.screen.focused
+        assert item.call.name == "respond_to_user" and "not from a search: Mimi's Cafe" in str(item.render())
+        form = await open_relabel(pilot, app)
+        field(form, "message").value = "Which city are you in?"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        assert "not from a search" not in str(item.render()) and "corrected" in str(item.render())
+        assert session_log.get(b).unbacked_names() == []
+
+
 async def test_invalid_relabel_keeps_the_form_open_and_nothing_is_lost(settings, engine, session_log, two_sessions):
     a, _ = two_sessions
     app = RestoApp(settings, mode="sessions", engine=engine, log=session_log)

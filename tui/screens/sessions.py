@@ -27,12 +27,14 @@ from tui.screens.relabel import RelabelCall
 class TurnItem(Static, can_focus=True):
     """One logged message. Assistant calls carry their message id (for labels and relabels)."""
 
-    def __init__(self, message_id: int, message: dict, label: str | None, relabel: ToolCall | None) -> None:
+    def __init__(self, message_id: int, message: dict, label: str | None, relabel: ToolCall | None,
+                 unbacked: list[str] | None = None) -> None:
         self.message_id = message_id
         self.message = message
         self.call = ToolCall.from_message(message) if is_tool_call_message(message) else None
         self.label = label
         self.relabel = relabel
+        self.unbacked = unbacked or []  # restaurants this reply named that no search returned
         super().__init__("", markup=False, classes="turn")
         self.can_focus = self.call is not None
         self.refresh_view()
@@ -52,6 +54,8 @@ class TurnItem(Static, can_focus=True):
             if self.relabel is not None:
                 text.append("\ncorrected → ", style="bold yellow")
                 text.append(f"{self.relabel.name} {json.dumps(self.relabel.arguments, ensure_ascii=False)}")
+            elif self.unbacked:  # worth a correction (`e`) before this session trains a model
+                text.append(f"\nnot from a search: {', '.join(self.unbacked)}", style="bold red")
         self.border_title = f"#{self.message_id}" + (f" · {self.label}" if self.label else "")
         self.update(text)
 
@@ -116,7 +120,8 @@ class SessionsScreen(Screen):
         conv = self.query_one("#sessions-conv", VerticalScroll)
         conv.remove_children()
         conv.border_title = f"{record.id[:8]} · {record.model}"
-        items = [TurnItem(mid, msg, record.labels.get(mid), record.relabels.get(mid))
+        unbacked = record.unbacked_by_reply()
+        items = [TurnItem(mid, msg, record.labels.get(mid), record.relabels.get(mid), unbacked.get(mid))
                  for mid, msg in zip(record.message_ids, record.messages, strict=True)]
         conv.mount_all(items)
         first = next((i for i in items if i.can_focus), None)
