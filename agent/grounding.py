@@ -164,12 +164,17 @@ class Gazetteer:
     @classmethod
     def from_url(cls, url: str | Any) -> Gazetteer:
         """The names of the restaurant database at `url` (a URL or SQLite path), or a UserError saying
-        to build it first; the engine is closed again."""
+        to build it first or that it cannot be read; the engine is closed again."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from backend.errors import UserError
         from backend.sgd_builder import existing_database
 
         engine = existing_database(url)
         try:
             return cls.from_database(engine)
+        except SQLAlchemyError as exc:
+            raise UserError(f"{url} could not be read ({type(exc).__name__}).") from None
         finally:
             engine.dispose()
 

@@ -34,6 +34,8 @@ def chain(name: str) -> str:
 def unbacked_names(reply: str, messages: list[dict[str, Any]], gazetteer: Gazetteer) -> list[str]:
     """The restaurants `reply` names (by their chain name, in the database's order) that neither a tool
     result of `messages` nor the user's words gave."""
+    if not gazetteer.mentioned("restaurant_name", reply, case_sensitive=True):
+        return []  # most replies name none: skip reading the conversation
     given = gazetteer.candidates(messages, keys=("restaurant_name",)).get("restaurant_name", [])
     backed = {chain(name).lower() for name in given}
     # Whatever a tool result said is backed, and is taken out of the reply before names are looked

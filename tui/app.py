@@ -392,14 +392,12 @@ def decoding_for(settings: Settings) -> tuple[Any, str | None]:
     (not built yet, unreadable or locked) it still grounds what the conversation itself carries (tool
     results, the user's times, dates and party sizes) and the panel says so, rather than refusing to chat."""
     if settings.grounded_decoding:
-        from sqlalchemy.exc import SQLAlchemyError
-
         from agent.grounding import Gazetteer
         from backend.errors import UserError
 
         try:
             return Gazetteer.from_url(settings.db_url), "grounded (conversation values, database names)"
-        except (UserError, SQLAlchemyError):
+        except UserError:
             return Gazetteer(), "grounded (conversation values; no database names: run `resto db build`)"
     if settings.guided_decoding:
         return None, "guided (tool schemas)"

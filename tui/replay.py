@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.conversation import Message, ToolCall, dump_results, is_tool_call_message, normalize_messages
+from agent.name_check import unbacked_names
 from agent.settings import Settings
 from agent.tools import SERVICE_TOOLS
 from backend.errors import UserError
@@ -183,8 +184,6 @@ def compare_step(
     diff = arg_diff(reference.arguments, prediction.arguments if prediction else {})
     unbacked = []
     if gazetteer is not None and prediction is not None and prediction.message is not None:
-        from agent.name_check import unbacked_names
-
         unbacked = unbacked_names(prediction.message, prefix, gazetteer)
     return StepResult(dialogue.id, step, index, reference, prediction, raw, error, score, diff, latency, unbacked)
 
