@@ -217,7 +217,9 @@ class AgentSession:
 
         try:
             if self._gazetteer is None:
-                self._gazetteer = Gazetteer.from_database(self.engine)
+                # A grounded policy already read the same database's names: share them, not a second read.
+                shared = getattr(self.policy, "grounding", None)
+                self._gazetteer = shared if isinstance(shared, Gazetteer) else Gazetteer.from_database(self.engine)
             return unbacked_names(reply, self.messages, self._gazetteer)
         except Exception:  # noqa: BLE001 - e.g. a locked or unbuilt database: no check, no failure
             return []

@@ -120,6 +120,15 @@ def test_the_check_can_be_off_and_an_unreadable_database_only_turns_it_off(engin
     assert result.reply == "Try Thai Orchid." and result.unbacked == [] and result.error is None
 
 
+def test_the_loop_shares_a_grounded_policy_s_gazetteer_instead_of_reading_the_database_again(engine):
+    # The policy's names differ from the database's on purpose: only a shared gazetteer flags "Golden Wok".
+    policy = ScriptedPolicy([say("Golden Wok or Thai Orchid?")])
+    policy.grounding = GAZETTEER
+    session = AgentSession(policy, engine)
+    assert session.send("hi").unbacked == ["Golden Wok", "Thai Orchid"]
+    assert session._gazetteer is GAZETTEER
+
+
 def test_the_repl_prints_the_warning_under_the_reply(engine):
     out = io.StringIO()
     policy = ScriptedPolicy([SEARCH_FAIRFIELD, say("How about Thai Orchid?")])
