@@ -157,7 +157,7 @@ def no_model_help(settings: Settings) -> str:
   4. the offline demo model in {demo} ... not found
 
 Get a model in one of these ways:
-  • Build the small offline demo model here (CPU, about 20 minutes):
+  • Build the small offline demo model here (CPU, 20 to 35 minutes):
         resto model demo
   • Use the released model: on a machine with network run
         huggingface-cli download {DEFAULT_HUB_MODEL}

@@ -1,6 +1,6 @@
 """`resto model demo --members N`: N demo models trained at the same time, shipped as one ensemble.
 
-    resto model demo --members 2          # two models, one core each, 20 minutes, one ensemble
+    resto model demo --members 2 --minutes 20   # two models, one core each, 20 minutes, one ensemble
 
 Why: runs of the demo recipe that differ only in their seed make different mistakes (function-name
 accuracy 0.928-0.950 over four seeds), and the ensemble (agent.ensemble: the mean of the members'
@@ -9,7 +9,9 @@ after the other: a 4M-parameter model keeps two cores only partly busy, so two p
 thread each get through as many or more conversations per second as one process on two threads
 (bench/member_threads.py: 1.05x on calibration batches; whole 20-minute runs: 2 x 1.40 vs 2.27-2.47),
 and each member gets 52-62% of a single model's epochs in the same minutes. Measured in the README:
-the ensemble scores where one model does, so the default stays 1.
+the ensemble scores where one model does, so the default stays 1. The budget is each member's, like a
+single run's: the default 8.5 epochs each therefore takes about twice a single model's time; the
+measured ensembles used `--minutes 20` and `--minutes 40`.
 
 Each member is an ordinary demo run in `runs/demo/member-i` (its own checkpoints, so an interrupted
 run resumes per member) with seed `seed + i` for its data order and its random init; all share the

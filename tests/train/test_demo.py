@@ -1,4 +1,4 @@
-"""The demo model command (the real 20-minute run is not a test; these check its parts)."""
+"""The demo model command (a real run, 20 to 35 minutes, is not a test; these check its parts)."""
 
 import json
 import time
@@ -30,6 +30,36 @@ def test_time_budget_schedule_decays_to_zero_and_stops():
     assert cb._lr(5) == pytest.approx(0.0, abs=1e-12)
     cb.on_step_end(None, State(), control)
     assert control.should_training_stop
+
+
+def test_epochs_are_the_default_budget_and_become_a_step_count():
+    from train.demo import DEFAULT_EPOCHS, DemoConfig, epoch_steps
+
+    config = DemoConfig()
+    assert (config.epochs, config.minutes, config.max_steps) == (DEFAULT_EPOCHS, None, None)
+    assert epoch_steps(8.5, 327, 2) == 1390  # the default on the 327 S1 conversations
+    assert epoch_steps(1.0, 3, 2) == 2 and epoch_steps(0.01, 3, 2) == 1  # part of a step is a step
+
+
+def test_an_epoch_budget_trains_that_many_passes_with_a_cosine_by_steps(
+    tiny_model_dir, small_traces, tmp_path, monkeypatch, capsys
+):
+    import shutil
+
+    import train.demo as demo
+    from agent.settings import Settings
+
+    # eight small conversations stand in for the 327 S1 ones: the budget logic is what is tested
+    monkeypatch.setattr(demo, "s1_traces", lambda sgd_dir: list(small_traces) * 2)
+    shutil.copytree(tiny_model_dir, tmp_path / "run" / "base")
+    config = demo.DemoConfig(epochs=1.5, ema_decay=None, bf16=False, warmup_steps=0)
+    _, metrics = demo.train_one(Settings(data_dir=tmp_path), config, tmp_path / "run")
+    assert metrics["global_step"] == 6 and metrics["epoch"] == pytest.approx(1.5)  # ceil(1.5 * 8 / 2)
+    out = capsys.readouterr().out
+    assert "conversations/s (fp32)" in out and "training for 1.5 epochs (6 steps, ~" in out
+    logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rates = [row["learning_rate"] for row in logged if "learning_rate" in row]
+    assert rates and rates[-1] < 0.5 * config.lr  # decaying by steps without warm-up (a time budget: near the peak)
 
 
 @pytest.mark.slow
@@ -97,7 +127,7 @@ def test_calibration_times_shared_prefix_batches(tiny_model_dir, small_traces):
     [["--batch-size", "0"], ["--lr", "-1"], ["--augment", "-2"], ["--layers", "0"], ["--decision-weight", "0"],
      ["--context-weight", "-1"], ["--ema", "1"], ["--weight-decay", "-0.1"], ["--vocab", "100"],
      ["--context-noise", "1"], ["--context-noise", "0.1", "--context-weight", "0.5"], ["--state-weight", "-1"],
-     ["--dropout", "1"], ["--dropout", "-0.1"]],
+     ["--dropout", "1"], ["--dropout", "-0.1"], ["--epochs", "3"], ["--minutes", "20"]],  # each besides --steps
 )
 def test_bad_demo_flags_are_one_clear_error(flags, capsys, tmp_path):
     from cli.main import main
@@ -106,6 +136,14 @@ def test_bad_demo_flags_are_one_clear_error(flags, capsys, tmp_path):
     err = capsys.readouterr().err
     assert "resto model demo:" in err and "Traceback" not in err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("flags", [["--epochs", "0"], ["--minutes", "-5"], ["--steps", "0"]])
+def test_a_budget_must_be_positive(flags, capsys, tmp_path):
+    from cli.main import main
+
+    assert main(["model", "demo", "--out", str(tmp_path / "x"), *flags]) == 2
+    assert "resto model demo:" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
 def test_precision_is_chosen_by_timing_both_unless_forced(monkeypatch, capsys):
@@ -167,6 +205,9 @@ def test_demo_flags_reach_the_config(monkeypatch, tmp_path):
     assert config.state_weight == 0.0 and config.dropout == 0.0
     assert main(["model", "demo", "--ema", "0"]) == 0
     assert seen["config"].ema_decay is None  # the last weights
+    assert main(["model", "demo", "--epochs", "3"]) == 0 and (seen["config"].epochs, seen["config"].minutes) == (3.0, None)
+    assert main(["model", "demo", "--minutes", "20"]) == 0 and seen["config"].minutes == 20.0
+    assert main(["model", "demo", "--steps", "7"]) == 0 and seen["config"].max_steps == 7
     default_tiny = demo.DemoConfig().tiny
     assert main(["model", "demo", "--layers", "6"]) == 0  # one size flag keeps the demo's other defaults
     assert seen["config"].tiny == default_tiny.model_copy(update={"layers": 6})
