@@ -10,8 +10,8 @@ thread each get through as many or more conversations per second as one process 
 (bench/member_threads.py: 1.05x on calibration batches; whole 20-minute runs: 2 x 1.40 vs 2.27-2.47),
 and each member gets 52-62% of a single model's epochs in the same minutes. Measured in the README:
 the ensemble scores where one model does, so the default stays 1. The budget is each member's, like a
-single run's: the default 8.5 epochs each therefore takes about twice a single model's time; the
-measured ensembles used `--minutes 20` and `--minutes 40`.
+single run's: the default 8.5 epochs each therefore take 1.6-1.9 times a single model's time (each
+member trains at 52-62% of its rate); the measured ensembles used `--minutes 20` and `--minutes 40`.
 
 Each member is an ordinary demo run in `runs/demo/member-i` (its own checkpoints, so an interrupted
 run resumes per member) with seed `seed + i` for its data order and its random init; all share the
