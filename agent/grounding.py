@@ -124,6 +124,11 @@ def _today() -> str:
     return normalize_date("today")
 
 
+def chain(name: str) -> str:
+    """A restaurant's name without its branch ("Coupa Cafe - Ramona" → "Coupa Cafe")."""
+    return name.split(" - ")[0].strip()
+
+
 @lru_cache(maxsize=4096)
 def _whole(form: str) -> re.Pattern:
     """`form` as a whole word (not inside a longer one)."""
@@ -143,7 +148,7 @@ class Gazetteer:
                 (form.lower(), form, n)
                 for n in sorted(set(names))
                 if n.strip()
-                for form in dict.fromkeys([n, n.split(" - ")[0].strip()])
+                for form in dict.fromkeys([n, chain(n)])
                 if len(form) >= 4
             ]
             for key, names in self.names.items()

@@ -389,7 +389,9 @@ class _Turn:
 
     def booking_allowed(self, call: ToolCall) -> bool:
         """Booking gate. On refusal sets the note for the next call (or answers the user itself)."""
-        if (self.s.confirm_bookings or self.s.confirm is not None) and not self.bookable(call):
+        # Run it dry only when somebody is about to be asked; otherwise the real call reports a refusal itself.
+        asks = (self.s.confirm_bookings and not self.confirmed) or self.s.confirm is not None
+        if asks and not self.bookable(call):
             return False
         if self.s.confirm_bookings and not self.confirmed:
             self.emit(ConfirmationNeeded(call))

@@ -23,12 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.grounding import Gazetteer, records
-
-
-def chain(name: str) -> str:
-    """A restaurant's name without its branch ("Coupa Cafe - Ramona" → "Coupa Cafe")."""
-    return name.split(" - ")[0].strip()
+from agent.grounding import Gazetteer, chain, records
 
 
 def unbacked_names(reply: str, messages: list[dict[str, Any]], gazetteer: Gazetteer) -> list[str]:

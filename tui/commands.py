@@ -126,7 +126,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             raise UserError(resolved.reason or resolved.howto or "No model could be loaded.")
         policy = resolved.policy
     engine = _engine(settings) if args.live_db else None
-    gazetteer = name_gazetteer(settings)
+    gazetteer = name_gazetteer(settings, policy)
     if args.no_tui:
         dialogue = index.get(args.dialogue_id)
         results = []

@@ -295,6 +295,17 @@ def test_a_bookable_call_is_only_run_dry_before_the_confirmation(engine):
     assert not any(isinstance(e, ToolResult) for e in result.events) and reservations(engine) == []
 
 
+def test_a_confirmed_booking_nobody_is_asked_about_runs_once_not_dry_first(engine, monkeypatch):
+    import backend.tools
+
+    runs = []
+    real = backend.tools.execute
+    monkeypatch.setattr(backend.tools, "execute", lambda *a, **k: runs.append(k.get("dry_run", False)) or real(*a, **k))
+    policy = ScriptedPolicy([RESERVE, say("Booked.")])
+    AgentSession(policy, engine).send("Yes, book Mimi's Cafe in Fairfield for 2 at 11:30")
+    assert runs == [False] and len(reservations(engine)) == 1
+
+
 def test_a_locked_database_during_the_dry_run_leaves_the_decision_to_the_real_call(tmp_path):
     import sqlite3
 

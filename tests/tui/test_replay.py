@@ -73,6 +73,17 @@ def test_a_reply_naming_a_restaurant_the_conversation_never_gave_is_flagged():
                         ).unbacked == []  # no database: no check
 
 
+def test_the_name_check_shares_a_grounded_policy_s_gazetteer(tmp_path):
+    from agent.grounding import Gazetteer
+    from tui.replay import name_gazetteer
+
+    no_database = Settings(db=str(tmp_path / "missing.db"))
+    policy = ScriptPolicy([])
+    assert name_gazetteer(no_database, policy) is None  # nothing to read, nothing shared
+    policy.grounding = Gazetteer({"restaurant_name": ["Thai Orchid"]})
+    assert name_gazetteer(no_database, policy) is policy.grounding  # shared: the database is not read
+
+
 def test_prefix_tool_results_from_the_recording_or_the_live_db(engine):
     dialogue = Dialogue("x", "test", CONVERSATION)
     recorded = prefix_for(dialogue, 3)
