@@ -1,6 +1,7 @@
 """`resto` subcommands of the agent package.
 
     resto model tiny --out DIR [--vocab 2048 --layers 4 --hidden 256]   # a tiny random-init Qwen3 + tokenizer
+    resto model full-size --out DIR [--preset qwen3-1.7b]      # Qwen3-1.7B's shape, random weights (GPU checks)
     resto serve --model PATH_OR_HUB_ID [--adapter DIR] [--host 127.0.0.1 --port 8000]
     resto sessions list|show|export …     # the session log (agent/session_commands.py)
 
@@ -19,6 +20,7 @@ from backend.errors import UserError
 
 def register(sub: argparse._SubParsersAction) -> None:
     register_model_tiny(sub)
+    register_model_full_size(sub)
     register_serve(sub)
     register_sessions(sub)
 
@@ -78,6 +80,46 @@ def cmd_model_tiny(args: argparse.Namespace, settings: Settings) -> int:
     out = build_tiny_model(args.out, config, data_dir=data_dir)
     corpus = f"SGD + traces from {data_dir}" if data_dir else "the built-in corpus"
     print(f"wrote {out} ({parameter_count(out):,} parameters, tokenizer trained on {corpus})")
+    return 0
+
+
+# -- resto model full-size ---------------------------------------------------------------------------
+def register_model_full_size(sub: argparse._SubParsersAction) -> None:
+    from agent.full_size import PRESETS
+
+    p = model_subparsers(sub).add_parser(
+        "full-size", help="write a random-init model with a public Qwen3 shape (GPU memory/speed checks, no hub)"
+    )
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="qwen3-1.7b", help="shape (default qwen3-1.7b)")
+    p.add_argument("--tokenizer", type=Path,
+                   help="tokenizer directory (default: a fresh tiny tokenizer, as `resto model tiny` trains)")
+    p.add_argument("--dtype", choices=("bf16", "fp32"), default="bf16", help="saved weight dtype (default bf16)")
+    p.add_argument("--device", default="cpu", help="where the weights are initialised (cuda is faster)")
+    p.add_argument("--seed", type=int, default=0, help="weight init seed")
+    p.set_defaults(func=cmd_model_full_size)
+
+
+def cmd_model_full_size(args: argparse.Namespace, settings: Settings) -> int:
+    import tempfile
+
+    from agent.full_size import build_full_size_model, parameter_count, preset_config
+    from agent.tiny import TinyConfig, build_tiny_model
+
+    if args.tokenizer is not None and not (args.tokenizer / "tokenizer_config.json").is_file():
+        raise UserError(f"{args.tokenizer} holds no tokenizer (no tokenizer_config.json).")
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer_dir = args.tokenizer
+        if tokenizer_dir is None:
+            data_dir = settings.data_dir if settings.data_dir and settings.data_dir.is_dir() else None
+            tokenizer_dir = build_tiny_model(Path(tmp) / "tiny", TinyConfig(), data_dir=data_dir)
+        try:
+            out = build_full_size_model(args.out, tokenizer_dir, args.preset, args.dtype, args.device, args.seed)
+        except (ValueError, RuntimeError) as exc:  # a tokenizer too large, no such device, out of memory
+            raise UserError(f"cannot build the {args.preset} model: {exc}") from None
+    count = parameter_count(preset_config(args.preset))
+    print(f"wrote {out} (random-init {args.preset} shape, {count / 1e9:.2f}B parameters, {args.dtype}; "
+          "for memory and speed checks only: the weights are random)")
     return 0
 
 

@@ -5,6 +5,7 @@ whole history every turn, same model, same run, printed side by side with the ra
     .venv/bin/python bench/latency.py --model ~/.resto/models/demo
     .venv/bin/python bench/latency.py --qwen3-1.7b            # full-size random-init Qwen3-1.7B config
                                                               # (meant for a GPU; bf16 on CUDA)
+    .venv/bin/python bench/latency.py --qwen3-1.7b --quantization 4bit   # the same, NF4 via bitsandbytes
 
 Each turn generates exactly --new-tokens tokens (random weights never stop on their own), so both
 policies do the same decoding work and differ only in how much of the prompt they prefill. The
@@ -56,28 +57,58 @@ def decision_points(msgs: list[dict]) -> list[list[dict]]:
     return [msgs[:i] for i, m in enumerate(msgs) if m["role"] == "assistant"]
 
 
-def full_size_qwen3(device: str, tokenizer_dir: Path) -> LoadedModel:
-    """Random-init model with Qwen3-1.7B's configuration (no download), the tiny tokenizer's ids."""
-    import torch
-    from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
+def full_size_qwen3(device: str, tokenizer_dir: Path, out_dir: Path, quantization: str | None) -> LoadedModel:
+    """Random-init model with Qwen3-1.7B's configuration (agent.full_size, no download), the tiny
+    tokenizer's ids, written to disk and loaded back through `load_model` like any local model (so
+    `--quantization 4bit` goes through the same bitsandbytes path as `resto chat`)."""
+    import gc
 
-    config = Qwen3Config(
-        vocab_size=151936, hidden_size=2048, intermediate_size=6144, num_hidden_layers=28,
-        num_attention_heads=16, num_key_value_heads=8, head_dim=128, max_position_embeddings=40960,
-        rope_theta=1000000.0, tie_word_embeddings=True, rms_norm_eps=1e-6,
-    )
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    with torch.device(device):
-        model = Qwen3ForCausalLM(config).to(dtype)
-    model.eval()
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    return LoadedModel(model=model, tokenizer=tokenizer, description="random-init Qwen3-1.7B config", device=device)
+    import torch
+
+    from agent.full_size import build_full_size_model
+
+    dtype = "bf16" if device.startswith("cuda") else "fp32"
+    build_full_size_model(out_dir, tokenizer_dir, "qwen3-1.7b", dtype=dtype, device=device)
+    gc.collect()
+    if device.startswith("cuda"):  # the peak printed at the end is the loaded model's, not the build's
+        torch.cuda.empty_cache()
+    loaded = load_model(str(out_dir), device=device, quantization=quantization)
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    loaded.description = f"random-init Qwen3-1.7B config ({quantization or dtype}, {device})"
+    return loaded
 
 
 def run(policy: HFPolicy, points: list[list[dict]]) -> list:
     """One pass over the decision points from an empty cache."""
     policy.reset()
     return [policy.next_call(p) for p in points]
+
+
+def cudnn_comparison(loaded: LoadedModel, points: list[list[dict]], new_tokens: int, ours: list, ours_total: float) -> None:
+    """The reuse pass again with PyTorch's own attention choice (cuDNN on Hopper), after the same warm-up.
+    Its lengths are new to cuDNN (the passes above ran without it), as in a chat's first hour."""
+    import torch
+
+    default = HFPolicy(loaded, max_new_tokens=new_tokens, reuse_cache=True, avoid_cudnn_attention=False)
+    default._stop_ids = set()
+    run(default, points[:2])
+    default.reset()
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    steps = run(default, points)
+    torch.cuda.synchronize()
+    total = time.perf_counter() - start
+    ttft = statistics.mean(s.time_to_first_token_s for s in steps) * 1000
+    worst = max(s.time_to_first_token_s for s in steps) * 1000
+    rate = statistics.median((s.completion_tokens - 1) / (s.latency_s - s.time_to_first_token_s) for s in steps)
+    ours_ttft = statistics.mean(s.time_to_first_token_s for s in ours) * 1000
+    ours_worst = max(s.time_to_first_token_s for s in ours) * 1000
+    ours_rate = statistics.median((s.completion_tokens - 1) / (s.latency_s - s.time_to_first_token_s) for s in ours)
+    print("\nreuse pass, attention kernels: without cuDNN (the policy's choice, agent.attention) vs PyTorch's default")
+    print(f"  total {ours_total:.2f}s vs {total:.2f}s ({total / ours_total:.2f}x); time to first token mean "
+          f"{ours_ttft:.0f} vs {ttft:.0f} ms, worst {ours_worst:.0f} vs {worst:.0f} ms; decode {ours_rate:.0f} vs "
+          f"{rate:.0f} tokens/s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--new-tokens", type=int, default=32, help="tokens generated per turn")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--quantization", choices=["4bit", "8bit"], help="bitsandbytes quantization (CUDA only)")
     args = parser.parse_args(argv)
 
     import torch
@@ -97,14 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     device = args.device or default_device()
     tmp = tempfile.TemporaryDirectory()
     if args.model:
-        loaded = load_model(args.model, device=device)
+        loaded = load_model(args.model, device=device, quantization=args.quantization)
     else:
         tiny_dir = build_tiny_model(Path(tmp.name) / "tiny", TinyConfig())
-        loaded = full_size_qwen3(device, tiny_dir) if args.full else load_model(str(tiny_dir), device=device)
-    params = sum(p.numel() for p in loaded.model.parameters())
+        loaded = (full_size_qwen3(device, tiny_dir, Path(tmp.name) / "full", args.quantization) if args.full
+                  else load_model(str(tiny_dir), device=device, quantization=args.quantization))
+    # bytes as stored: 4-bit weights are packed two to a byte (their numel counts the packed bytes)
     weight_bytes = sum(p.numel() * p.element_size() for p in loaded.model.parameters())
-    print(f"model: {loaded.description}, {params / 1e6:.1f}M parameters, {weight_bytes / 1e9:.2f} GB, {device}",
-          flush=True)
+    print(f"model: {loaded.description}, {weight_bytes / 1e9:.2f} GB of weights, {device}", flush=True)
     points = decision_points(conversation(args.turns))
     reuse = HFPolicy(loaded, max_new_tokens=args.new_tokens, reuse_cache=True)
     fresh = HFPolicy(loaded, max_new_tokens=args.new_tokens, reuse_cache=False)
@@ -146,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         line += f"; bandwidth bound {bound:.0f} tokens/s ({weight_bytes / 1e9:.2f} GB at 4.8 TB/s, {name}) "
         line += f"-> {rate / bound:.0%} of the bound"
     print(line)
+    if device.startswith("cuda"):
+        print(f"peak GPU memory: {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB allocated")
+        cudnn_comparison(loaded, points, args.new_tokens, with_cache, total_a)
     tmp.cleanup()
     return 0
 

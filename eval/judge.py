@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent.attention import variable_length_attention
 from agent.llm_client import ChatClient, EndpointConfig, LLMError
 
 PROMPT_VERSION = "1"  # part of the cache key: bump when the prompt below changes
@@ -252,7 +253,7 @@ class HFJudge(_CachedJudge):
                     enable_thinking=False,
                 )
                 enc = self.tokenizer(prompt, return_tensors="pt").to(self.model.device)
-                with torch.no_grad():
+                with torch.no_grad(), variable_length_attention():
                     ids = self.model.generate(
                         **enc,
                         max_new_tokens=self.max_new_tokens,

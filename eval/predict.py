@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent.attention import variable_length_attention
 from agent.conversation import Message, ToolCall
 from agent.grounding import Gazetteer
 from agent.guided import CallChecker, TokenGuide, guided_logits_processor
@@ -106,7 +107,7 @@ class HFPredictor:
 
             processor = guided_logits_processor(guides if guides is not None else self.guide, enc["input_ids"].shape[1])
             extra["logits_processor"] = LogitsProcessorList([processor])
-        with torch.no_grad():
+        with torch.no_grad(), variable_length_attention():  # a new key length every step (agent.attention)
             out = self.model.generate(
                 **enc,
                 max_new_tokens=self.max_new_tokens,

@@ -332,7 +332,7 @@ def train_one(settings: Settings, config: DemoConfig, run_dir: Path) -> tuple[Pa
         if config.minutes is None:
             steps = epoch_steps(config.epochs, len(traces), per_step)
             print(f"{measured}; training for {config.epochs:g} epochs ({steps} steps, "
-                  f"~{config.epochs * epoch_min:.0f} min on this CPU)", flush=True)
+                  f"~{config.epochs * epoch_min:.0f} min on this machine)", flush=True)
         else:
             print(f"{measured}; training for {config.minutes:g} min (learning rate scheduled by time)", flush=True)
             # the time budget stops training; this bound (≈2× the calibrated estimate) sizes the progress bar

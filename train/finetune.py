@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.attention import variable_length_attention
 from agent.render import RenderConfig
 from agent.trace_io import Trace
 from train.config import FinetuneConfig
@@ -280,12 +281,15 @@ def finetune(
     if resume and config.progress:
         print(f"resuming from {resume}")
     started = time.time()
-    output = trainer.train(resume_from_checkpoint=resume)
+    # batches of whole conversations differ in length; cuDNN attention would plan each one (agent.attention)
+    with variable_length_attention():
+        output = trainer.train(resume_from_checkpoint=resume)
     metrics: dict[str, Any] = {**output.metrics, **data, "global_step": trainer.state.global_step}
     metrics["resumed_from"] = resume
     metrics["wall_s"] = time.time() - started
     if eval_ds is not None:
-        metrics.update(trainer.evaluate())
+        with variable_length_attention():
+            metrics.update(trainer.evaluate())
 
     final = run_dir / "final"
     _save(trainer, tokenizer, config, final)

@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agent.attention import variable_length_attention
 from agent.conversation import Message
 from agent.grounding import Gazetteer
 from agent.guided import CallChecker, TokenGuide, guided_argmax
@@ -112,8 +113,11 @@ class HFPolicy:
         reuse_cache: bool = True,
         guided: bool = False,
         grounding: Gazetteer | None = None,
+        avoid_cudnn_attention: bool = True,
     ):
         self.loaded = loaded
+        # every decode step meets a new key length; cuDNN would plan each one (agent.attention)
+        self.avoid_cudnn_attention = avoid_cudnn_attention
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.tools = tools if tools is not None else tool_schemas()
@@ -225,7 +229,7 @@ class HFPolicy:
         ttft: float | None = None
         cancelled = False
         device = self.loaded.device
-        with torch.inference_mode():
+        with torch.inference_mode(), variable_length_attention(self.avoid_cudnn_attention):
             while True:
                 if cancel is not None and cancel.is_set():
                     cancelled = True
@@ -302,7 +306,7 @@ def generate_batch(
         for row, ids in enumerate(encoded):
             input_ids[row, width - len(ids) :] = torch.tensor(ids)
             attention[row, width - len(ids) :] = 1
-        with torch.inference_mode():
+        with torch.inference_mode(), variable_length_attention():
             out = model.generate(
                 input_ids=input_ids.to(loaded.device),
                 attention_mask=attention.to(loaded.device),

@@ -90,3 +90,24 @@ def test_bad_mask_fails_before_training(tiny_model_dir, short_render, tmp_path):
     with pytest.raises(MaskError):
         finetune(config(tiny_model_dir), [Trace([user_message("hi")])], tmp_path, tools=[], render=short_render)
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_training_runs_without_cudnn_attention(tiny_model_dir, small_traces, short_render, tmp_path, monkeypatch):
+    """Whole conversations differ in length, so training runs inside agent.attention's context."""
+    from contextlib import contextmanager
+
+    import train.finetune as finetune_module
+
+    opened: list[str] = []
+
+    @contextmanager
+    def recorder(enabled: bool = True):
+        opened.append("open")
+        yield
+        opened.append("closed")
+
+    monkeypatch.setattr(finetune_module, "variable_length_attention", recorder)
+    result = finetune(config(tiny_model_dir, max_steps=1, save_steps=1), small_traces, tmp_path, tools=[],
+                      render=short_render)
+    assert result.metrics["global_step"] == 1
+    assert opened == ["open", "closed"]
