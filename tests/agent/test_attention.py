@@ -32,8 +32,8 @@ def test_with_cuda_cudnn_is_excluded_while_open_and_restored_after(monkeypatch):
         assert backends() == before
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="about machines without CUDA")
 def test_without_cuda_nothing_changes():
-    assert not torch.cuda.is_available()  # this project's CPU machines
     before = backends()
     with variable_length_attention():
         assert backends() == before
