@@ -53,6 +53,9 @@ from train.sgd_segments import restaurant_segments_traces
 from train.sgd_traces import s1_traces
 
 BF16_MIN_GAIN = 1.1  # below this, fp32's extra precision is worth more than the speed
+# Timed calibration batches, spread over the length distribution (calibration_examples): with only
+# median-length ones the estimate ran ~20% low, since long conversations cost more than in proportion.
+CALIBRATION_BATCHES = 4
 # The default recipe's length: the v4 runs in docs/demo-model.md (20 idle minutes on a CPU with
 # AVX512-BF16) reached 7.3-9.0 epochs; a slower CPU given the same minutes gets fewer and scores lower.
 DEFAULT_EPOCHS = 8.5
@@ -197,10 +200,11 @@ def time_budget_callback(seconds: float, peak_lr: float, warmup_steps: int):
 
 
 def calibrate_conversations_per_second(
-    model_dir: Path, examples, batch_size: int, batches: int = 2, bf16: bool = False
+    model_dir: Path, examples, batch_size: int, batches: int = CALIBRATION_BATCHES, bf16: bool = False
 ) -> float:
     """Forward + backward + AdamW step on a few batches the way training runs them (shared prefix,
-    bf16 autocast if asked); conversations per second after a warm-up batch."""
+    bf16 autocast if asked); conversations per second after a warm-up batch (or of the warm-up batch
+    itself when there is nothing more)."""
     import contextlib
 
     import torch
@@ -211,13 +215,11 @@ def calibrate_conversations_per_second(
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     opt = torch.optim.AdamW(model.parameters(), 1e-4)
     collate = PrefixSharingCollator(0)
-    # training groups conversations by length: time batches of similar, median-length ones
-    ranked = sorted(examples, key=lambda ex: len(ex.input_ids))
-    start = max(0, len(ranked) // 2 - (batches + 1) * batch_size // 2)
-    ranked = ranked[start:]
-    done, spent = 0, 0.0
-    for i in range(batches + 1):
-        chunk = ranked[i * batch_size : (i + 1) * batch_size]
+    done, spent, warm_up = 0, 0.0, (0, 0.0)
+    for i in range(batches + 1):  # in calibration_examples' order: the warm-up batch, then the timed ones
+        chunk = examples[i * batch_size : (i + 1) * batch_size]
+        if not chunk:
+            break
         batch = collate([{"input_ids": ex.input_ids, "labels": ex.labels} for ex in chunk])
         t = time.time()
         prefix = int(batch.pop("shared_prefix"))
@@ -229,19 +231,35 @@ def calibrate_conversations_per_second(
         if i:  # the first batch pays one-off costs
             done += len(chunk)
             spent += time.time() - t
+        else:
+            warm_up = (len(chunk), time.time() - t)
+    if not done:
+        done, spent = warm_up
     return done / max(spent, 1e-6)
 
 
-def calibration_examples(tokenizer, traces: list[Trace], batch_size: int, batches: int = 2) -> list:
-    """Tokenized examples for `calibrate_conversations_per_second`: the median-length conversations
-    (length by their JSON, a close proxy for tokens), enough for its warm-up batch and `batches`
-    timed ones. Only these are tokenized: `finetune` tokenizes the whole training set itself."""
+def calibration_examples(
+    tokenizer, traces: list[Trace], batch_size: int, batches: int = CALIBRATION_BATCHES
+) -> list:
+    """Tokenized examples for `calibrate_conversations_per_second`, in its order: a warm-up batch of
+    median-length conversations, then `batches` batches spread over the length distribution (at its
+    1/8, 3/8, 5/8 and 7/8 points for four), so their mean cost is an epoch's mean batch cost. Each batch
+    holds neighbours in length, as training's length grouping makes them; length is measured on the
+    JSON, a close proxy for tokens. Only these are tokenized: `finetune` tokenizes the rest itself."""
     from train.dataset import build_examples
 
-    wanted = (batches + 1) * batch_size
     ranked = sorted(traces, key=lambda t: len(json.dumps(t.messages)))
-    start = max(0, len(ranked) // 2 - wanted // 2)
-    examples, _ = build_examples(tokenizer, ranked[start : start + wanted], default_tools())
+    if len(ranked) <= (batches + 1) * batch_size:
+        chosen = ranked
+    else:
+        def around(center: int) -> list[Trace]:
+            start = min(max(0, center - batch_size // 2), len(ranked) - batch_size)
+            return ranked[start : start + batch_size]
+
+        chosen = around(len(ranked) // 2)
+        for i in range(batches):
+            chosen += around(int((i + 0.5) * len(ranked) / batches))
+    examples, _ = build_examples(tokenizer, chosen, default_tools())
     return examples
 
 

@@ -90,7 +90,7 @@ def test_model_demo_command_writes_a_loadable_model(data_dir, tmp_path):
     assert not all(torch.equal(shipped[k], last[k]) for k in shipped)
 
 
-def test_calibration_tokenizes_only_the_median_conversations_it_times(tiny_model_dir, small_traces):
+def test_calibration_samples_the_length_distribution_and_tokenizes_only_that(tiny_model_dir, small_traces):
     import random
 
     from transformers import AutoTokenizer
@@ -102,13 +102,30 @@ def test_calibration_tokenizes_only_the_median_conversations_it_times(tiny_model
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     base = small_traces[0].messages
-    # eleven conversations of growing length (the first user turn repeated n times), shuffled
-    by_length = [Trace([base[0]] * n + base[1:]) for n in range(1, 12)]
+    # sixteen conversations of growing length (the first user turn repeated n times), shuffled
+    by_length = [Trace([base[0]] * n + base[1:]) for n in range(1, 17)]
     shuffled = random.Random(0).sample(by_length, len(by_length))
-    examples = calibration_examples(tok, shuffled, batch_size=2, batches=1)  # warm-up + 1 batch: 4
-    median, _ = build_examples(tok, by_length[3:7], default_tools())
-    assert [ex.input_ids for ex in examples] == [ex.input_ids for ex in median]
-    assert len(calibration_examples(tok, by_length[:1], batch_size=2, batches=1)) == 1  # fewer: all of them
+    examples = calibration_examples(tok, shuffled, batch_size=2, batches=2)
+    # the warm-up batch around the median (8 of 16), then pairs around the 1/4 and 3/4 points (4 and 12)
+    expected = by_length[7:9] + by_length[3:5] + by_length[11:13]
+    reference, _ = build_examples(tok, expected, default_tools())
+    assert [ex.input_ids for ex in examples] == [ex.input_ids for ex in reference]
+    assert len(calibration_examples(tok, by_length[:5], batch_size=2, batches=2)) == 5  # fewer: all of them
+
+
+def test_calibration_times_every_batch_after_the_warm_up(tiny_model_dir, small_traces, monkeypatch):
+    """The rate counts the timed batches' conversations only; with nothing after the warm-up, the warm-up's."""
+    from transformers import AutoTokenizer
+
+    import train.demo as demo
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    examples = demo.calibration_examples(tok, small_traces * 3, batch_size=2, batches=2)
+    ticks = iter(range(1000))
+    clock = type("Clock", (), {"time": staticmethod(lambda: float(next(ticks)))})
+    monkeypatch.setattr(demo, "time", clock)  # demo's own clock only: each batch "takes" one second
+    assert demo.calibrate_conversations_per_second(tiny_model_dir, examples, batch_size=2, batches=2) == 2.0
+    assert demo.calibrate_conversations_per_second(tiny_model_dir, examples[:1], batch_size=2, batches=2) == 1.0
 
 
 def test_calibration_times_shared_prefix_batches(tiny_model_dir, small_traces):
