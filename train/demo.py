@@ -54,7 +54,7 @@ from train.sgd_traces import s1_traces
 
 BF16_MIN_GAIN = 1.1  # below this, fp32's extra precision is worth more than the speed
 # Timed calibration batches, spread over the length distribution (calibration_examples): with only
-# median-length ones the estimate ran ~20% low, since long conversations cost more than in proportion.
+# median-length ones the estimate ran ~20% low (27 minutes printed for a 33-minute run, AVX2 CPU).
 CALIBRATION_BATCHES = 4
 # The default recipe's length: the v4 runs in docs/demo-model.md (20 idle minutes on a CPU with
 # AVX512-BF16) reached 7.3-9.0 epochs; a slower CPU given the same minutes gets fewer and scores lower.
