@@ -104,7 +104,7 @@ def cmd_model_full_size(args: argparse.Namespace, settings: Settings) -> int:
     import tempfile
 
     from agent.full_size import build_full_size_model, parameter_count, preset_config
-    from agent.tiny import TinyConfig, build_tiny_model
+    from agent.tiny import build_tokenizer
 
     if args.tokenizer is not None and not (args.tokenizer / "tokenizer_config.json").is_file():
         raise UserError(f"{args.tokenizer} holds no tokenizer (no tokenizer_config.json).")
@@ -112,7 +112,8 @@ def cmd_model_full_size(args: argparse.Namespace, settings: Settings) -> int:
         tokenizer_dir = args.tokenizer
         if tokenizer_dir is None:
             data_dir = settings.data_dir if settings.data_dir and settings.data_dir.is_dir() else None
-            tokenizer_dir = build_tiny_model(Path(tmp) / "tiny", TinyConfig(), data_dir=data_dir)
+            tokenizer_dir = Path(tmp) / "tokenizer"
+            build_tokenizer(tokenizer_dir, data_dir=data_dir)
         try:
             out = build_full_size_model(args.out, tokenizer_dir, args.preset, args.dtype, args.device, args.seed)
         except (ValueError, RuntimeError) as exc:  # a tokenizer too large, no such device, out of memory

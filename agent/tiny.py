@@ -164,6 +164,26 @@ def rendered_corpus(conversations: Iterable[list[dict]], tools: list[dict] | Non
     return [render_conversation(scratch, messages, tools) for messages in conversations]
 
 
+def build_tokenizer(
+    out_dir: str | Path,
+    config: TinyConfig | None = None,
+    texts: Iterable[str] = (),
+    data_dir: Path | None = None,
+):
+    """Train the tiny models' chat tokenizer (config's vocabulary and split) and save it to out_dir;
+    returns it. `build_tiny_model` adds the model; `agent.full_size` pairs it with a full-size one."""
+    config = config or TinyConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    corpus = [*BUILTIN_CORPUS, BENCHMARK_TASK_DESCRIPTION, DEFAULT_SYSTEM_TEMPLATE, *texts]
+    corpus.extend(corpus_from_data_dir(data_dir))
+    tokenizer = _chat_tokenizer(
+        train_tokenizer(corpus, config.vocab_size, config.pre_tokenizer), config.max_positions
+    )
+    tokenizer.save_pretrained(out)
+    return tokenizer
+
+
 def build_tiny_model(
     out_dir: str | Path,
     config: TinyConfig | None = None,
@@ -176,13 +196,7 @@ def build_tiny_model(
 
     config = config or TinyConfig()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    corpus = [*BUILTIN_CORPUS, BENCHMARK_TASK_DESCRIPTION, DEFAULT_SYSTEM_TEMPLATE, *texts]
-    corpus.extend(corpus_from_data_dir(data_dir))
-    tokenizer = _chat_tokenizer(
-        train_tokenizer(corpus, config.vocab_size, config.pre_tokenizer), config.max_positions
-    )
-    tokenizer.save_pretrained(out)
+    tokenizer = build_tokenizer(out, config, texts, data_dir)
 
     head_dim = config.hidden // config.heads
     model_config = Qwen3Config(

@@ -127,16 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from agent.model_loading import default_device
-    from agent.tiny import TinyConfig, build_tiny_model
+    from agent.tiny import TinyConfig, build_tiny_model, build_tokenizer
 
     device = args.device or default_device()
     tmp = tempfile.TemporaryDirectory()
     if args.model:
         loaded = load_model(args.model, device=device, quantization=args.quantization)
+    elif args.full:
+        build_tokenizer(Path(tmp.name) / "tokenizer")
+        loaded = full_size_qwen3(device, Path(tmp.name) / "tokenizer", Path(tmp.name) / "full", args.quantization)
     else:
         tiny_dir = build_tiny_model(Path(tmp.name) / "tiny", TinyConfig())
-        loaded = (full_size_qwen3(device, tiny_dir, Path(tmp.name) / "full", args.quantization) if args.full
-                  else load_model(str(tiny_dir), device=device, quantization=args.quantization))
+        loaded = load_model(str(tiny_dir), device=device, quantization=args.quantization)
     # bytes as stored: 4-bit weights are packed two to a byte (their numel counts the packed bytes)
     weight_bytes = sum(p.numel() * p.element_size() for p in loaded.model.parameters())
     print(f"model: {loaded.description}, {weight_bytes / 1e9:.2f} GB of weights, {device}", flush=True)

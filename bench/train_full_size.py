@@ -58,7 +58,7 @@ def main() -> int:
 
     from agent.attention import variable_length_attention
     from agent.full_size import build_full_size_model, parameter_count, preset_config
-    from agent.tiny import TinyConfig, build_tiny_model, rendered_corpus
+    from agent.tiny import build_tokenizer, rendered_corpus
     from train.config import FinetuneConfig
     from train.dataset import PadCollator, TokenizedDataset, build_examples, expand_per_turn
     from train.finetune import _training_args, default_tools, load_model
@@ -71,8 +71,8 @@ def main() -> int:
     overrides = {"num_hidden_layers": args.layers} if args.layers else {}
     with tempfile.TemporaryDirectory() as tmp:
         texts = rendered_corpus([t.messages for t in traces], default_tools())
-        tiny_dir = build_tiny_model(Path(tmp) / "tiny", TinyConfig(), texts=texts)
-        model_dir = build_full_size_model(Path(tmp) / "full", tiny_dir, args.preset, "bf16" if cuda else "fp32",
+        build_tokenizer(Path(tmp) / "tokenizer", texts=texts)
+        model_dir = build_full_size_model(Path(tmp) / "full", Path(tmp) / "tokenizer", args.preset, "bf16" if cuda else "fp32",
                                           "cuda" if cuda else "cpu", **overrides)
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         whole, _ = build_examples(tokenizer, traces, default_tools())
