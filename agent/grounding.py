@@ -129,6 +129,13 @@ def chain(name: str) -> str:
     return name.split(" - ")[0].strip()
 
 
+def policy_gazetteer(policy: Any) -> Gazetteer | None:
+    """The database names a grounded policy already read (`policy.grounding`), to share rather than read
+    again (the chat loop's and the replay's made-up-name checks); None for other policies."""
+    shared = getattr(policy, "grounding", None)
+    return shared if isinstance(shared, Gazetteer) else None
+
+
 @lru_cache(maxsize=4096)
 def _whole(form: str) -> re.Pattern:
     """`form` as a whole word (not inside a longer one)."""

@@ -212,14 +212,13 @@ class AgentSession:
         [] when the check is off or the database cannot be read (the reply itself is never at risk)."""
         if not self.check_names:
             return []
-        from agent.grounding import Gazetteer
+        from agent.grounding import Gazetteer, policy_gazetteer
         from agent.name_check import unbacked_names
 
         try:
             if self._gazetteer is None:
                 # A grounded policy already read the same database's names: share them, not a second read.
-                shared = getattr(self.policy, "grounding", None)
-                self._gazetteer = shared if isinstance(shared, Gazetteer) else Gazetteer.from_database(self.engine)
+                self._gazetteer = policy_gazetteer(self.policy) or Gazetteer.from_database(self.engine)
             return unbacked_names(reply, self.messages, self._gazetteer)
         except Exception:  # noqa: BLE001 - e.g. a locked or unbuilt database: no check, no failure
             return []

@@ -227,10 +227,10 @@ def name_gazetteer(settings: Settings, policy: Any = None) -> Any | None:
     """The restaurant database's names for the replay's check of made-up names, or None when the
     database is not built or cannot be read (the replay itself never needs it). A grounded policy has
     read them already (`policy.grounding`): those are shared, not read a second time."""
-    from agent.grounding import Gazetteer
+    from agent.grounding import Gazetteer, policy_gazetteer
 
-    if isinstance(getattr(policy, "grounding", None), Gazetteer):
-        return policy.grounding
+    if (shared := policy_gazetteer(policy)) is not None:
+        return shared
     try:
         return Gazetteer.from_url(settings.db_url)
     except UserError:
