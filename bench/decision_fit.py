@@ -24,6 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.run_all import SKIPPED  # noqa: E402  (77: a prerequisite is missing)
+
 
 def turn_runs(mask: list[bool]) -> list[list[int]]:
     """Index runs of consecutive True positions (one per assistant turn)."""
@@ -104,9 +106,6 @@ def fit(model, tokenizer, traces) -> dict[str, float]:
         "values": values,
         "decision_share": marked / max(tokens, 1),
     }
-
-
-SKIPPED = 77  # a prerequisite is missing (the automake convention bench/run_all.py follows)
 
 
 def main() -> int:

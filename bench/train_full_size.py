@@ -27,8 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.run_all import SKIPPED  # noqa: E402  (77: a prerequisite is missing)
+
 S1_TRACES = "tft-benchmark/scenario-1-baseline/tft/traces.jsonl"
-SKIPPED = 77  # bench/run_all.py's "skipped" status: no GPU and no smoke-run size
 
 
 def load_traces(n: int) -> tuple[list, str]:
