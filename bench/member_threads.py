@@ -3,8 +3,9 @@
     RESTO_DATA_DIR=../shared/data .venv/bin/python bench/member_threads.py [--members 2] [--batches 6]
 
 Same model (the demo's default ~4M-parameter architecture and its tokenizer trained on the rendered
-S1 conversations), same batches (median-length S1 conversations, 2 per step, shared prefix, the
-precision `resto model demo` would pick), timed with the demo's own calibration
+S1 conversations), same batches (S1 conversations spread over the length distribution as
+`train.demo.calibration_examples` picks them, 2 per step, shared prefix, the precision `resto model
+demo` would pick), timed with the demo's own calibration
 (`train.demo.calibrate_conversations_per_second`: forward + backward + AdamW step) side by side:
 1. one process using every core (what `resto model demo` runs);
 2. `--members` processes at the same time, the cores split between them (what `--members N` runs).
