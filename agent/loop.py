@@ -61,7 +61,6 @@ from agent.loop_notes import (
     APOLOGY,
     DECLINED_REPLY,
     OUT_OF_STEPS,
-    RESERVE,
     confirmation_note,
     confirmation_question,
     declined_note,
@@ -69,6 +68,8 @@ from agent.loop_notes import (
 )
 from agent.policies.base import Cancelled, Policy, PolicyStep
 from agent.tools import RESPOND_TO_USER, CallValidationError, tool_schemas, validate_call
+
+RESERVE = backend.tools.ReserveRestaurantArgs.tool_name  # the one tool the loop guards
 
 
 @dataclass

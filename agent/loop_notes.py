@@ -24,7 +24,6 @@ OUT_OF_STEPS = (
     "Could you tell me again what you'd like, perhaps one step at a time?"
 )
 DECLINED_REPLY = "OK, I haven't booked anything. What would you like to change?"
-RESERVE = "ReserveRestaurant"
 
 
 def repair_note(problem: str, raw: str | None) -> Message:
