@@ -1,15 +1,18 @@
 """Per-argument value accuracy: where a model that names the right function goes wrong.
 
     table = argument_accuracy(rows)      # rows with "answer" and "prediction" (raw strings)
-    table["ReserveRestaurant"]["time"]   # {"n": 40, "present": 39, "exact": 6}
+    table["ReserveRestaurant"]["time"]   # {"n": 40, "present": 39, "exact": 6, "added": 0}
 
 Counted over the rows whose prediction parses and names the reference's function (the benchmark's
 parser, eval.metrics): for each argument of the reference call, `n` rows, `present` those whose
 predicted call has that key, `exact` those whose value is equal (compared exactly, as
-binary_tool_call does). `staged_tool_call` gives such a row 0.75 when a single value differs, so this
-table says which values hold a model below 1.0: a model that copies nothing from the conversation
-scores well on `party_size` ("2" is the usual answer) and near zero on `restaurant_name`.
-Calls whose arguments are not a JSON object count as having no keys.
+binary_tool_call does); `added` counts the rows whose predicted call has the key while the reference
+does not. `staged_tool_call` gives such a row 0.75 when a single value differs, so this table says
+which values hold a model below 1.0: a model that copies nothing from the conversation scores well on
+`party_size` ("2" is the usual answer) and near zero on `restaurant_name`. A key missing (n − present)
+or added drops the row to 0.5, the score of a wrong key set: FindRestaurants' optional filters
+(price_range, has_live_music, serves_alcohol) are where that happens. Calls whose arguments are not a
+JSON object count as having no keys.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from eval.metrics import parse_call
 
 
 def argument_accuracy(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
-    """{function: {argument: {"n", "present", "exact"}}}, functions and arguments sorted."""
-    table: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: {"n": 0, "present": 0, "exact": 0}))
+    """{function: {argument: {"n", "present", "exact", "added"}}}, functions and arguments sorted."""
+    table: dict[str, dict[str, dict[str, int]]] = defaultdict(
+        lambda: defaultdict(lambda: {"n": 0, "present": 0, "exact": 0, "added": 0})
+    )
     for row in rows:
         ref, pred = parse_call(row["answer"]), parse_call(row["prediction"])
         if ref is None or pred is None or ref.name != pred.name or not isinstance(ref.arguments, dict):
@@ -33,6 +38,8 @@ def argument_accuracy(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[st
             cell["n"] += 1
             cell["present"] += key in predicted
             cell["exact"] += key in predicted and predicted[key] == value
+        for key in predicted.keys() - ref.arguments.keys():
+            table[ref.name][key]["added"] += 1
     return {name: {key: dict(table[name][key]) for key in sorted(table[name])} for name in sorted(table)}
 
 
@@ -46,8 +53,13 @@ def argument_lines(table: dict[str, dict[str, dict[str, int]]]) -> list[str]:
     lines = []
     for name, arguments in table.items():
         for key, cell in arguments.items():
-            if cell["n"]:
-                lines.append(f"| {name} | {key} | {cell['n']} | {cell['present']} | {cell['exact']} | {cell['exact'] / cell['n']:.3f} |")
+            added = cell["added"]
+            if cell["n"] or added:
+                share = f"{cell['exact'] / cell['n']:.3f}" if cell["n"] else "—"
+                lines.append(
+                    f"| {name} | {key} | {cell['n']} | {cell['present']} | {cell['exact']} | {share} | {added} |"
+                )
     if not lines:
         return []
-    return ["| function | argument | n | key present | value exact | exact share |", "| --- | --- | --- | --- | --- | --- |", *lines]
+    header = "| function | argument | n | key present | value exact | exact share | key added (not in reference) |"
+    return [header, "| --- | --- | --- | --- | --- | --- | --- |", *lines]

@@ -22,6 +22,8 @@ ROWS = [
     {"answer": ref("ReserveRestaurant", city="Oakland", time="12:00"), "prediction": call("ReserveRestaurant", city="Oakland", time="19:00")},
     # right function, time key missing
     {"answer": ref("ReserveRestaurant", city="Oakland", time="12:00"), "prediction": call("ReserveRestaurant", city="Napa")},
+    # right function, a key the reference does not have
+    {"answer": ref("FindRestaurants", city="Napa"), "prediction": call("FindRestaurants", city="Napa", price_range="moderate")},
     # wrong function: not counted
     {"answer": ref("ReserveRestaurant", city="Oakland", time="12:00"), "prediction": call("respond_to_user", message="hi")},
     # unparseable prediction: not counted, and not a call for the parse rate
@@ -33,28 +35,37 @@ ROWS = [
 def test_counts_only_rows_with_the_right_function():
     table = argument_accuracy(ROWS)
     assert table == {
-        "ReserveRestaurant": {"city": {"n": 2, "present": 2, "exact": 1}, "time": {"n": 2, "present": 1, "exact": 0}},
-        "respond_to_user": {"message": {"n": 1, "present": 1, "exact": 1}},
+        "FindRestaurants": {
+            "city": {"n": 1, "present": 1, "exact": 1, "added": 0},
+            "price_range": {"n": 0, "present": 0, "exact": 0, "added": 1},
+        },
+        "ReserveRestaurant": {
+            "city": {"n": 2, "present": 2, "exact": 1, "added": 0},
+            "time": {"n": 2, "present": 1, "exact": 0, "added": 0},
+        },
+        "respond_to_user": {"message": {"n": 1, "present": 1, "exact": 1, "added": 0}},
     }
 
 
 def test_non_object_arguments_count_as_no_keys():
     rows = [{"answer": ref("FindRestaurants", city="Napa"), "prediction": '{"name": "FindRestaurants", "arguments": "Napa"}'}]
-    assert argument_accuracy(rows) == {"FindRestaurants": {"city": {"n": 1, "present": 0, "exact": 0}}}
+    assert argument_accuracy(rows) == {"FindRestaurants": {"city": {"n": 1, "present": 0, "exact": 0, "added": 0}}}
 
 
 def test_parse_rate_uses_the_benchmark_parser():
-    assert parse_rate(ROWS) == 4 / 5
+    assert parse_rate(ROWS) == 5 / 6
     assert parse_rate([]) == 0.0
 
 
 def test_score_result_and_report_carry_both():
     rows = [{"question": json.dumps([{"role": "user", "content": "hi"}]), **row} for row in ROWS]
     result = score_rows(rows)
-    assert result.parse_rate == 0.8 and result.arguments == argument_accuracy(ROWS)
-    assert "parse rate: 0.8000" in result.summary_lines()
-    assert result.to_json()["arguments"]["ReserveRestaurant"]["time"] == {"n": 2, "present": 1, "exact": 0}
+    assert result.parse_rate == 5 / 6 and result.arguments == argument_accuracy(ROWS)
+    assert "parse rate: 0.8333" in result.summary_lines()
+    assert result.to_json()["arguments"]["ReserveRestaurant"]["time"] == {"n": 2, "present": 1, "exact": 0, "added": 0}
     markdown = render_markdown(result, {"model": "m"})
-    assert "| parse rate | 0.800 |" in markdown
-    assert "| ReserveRestaurant | time | 2 | 1 | 0 | 0.000 |" in markdown
+    assert "| parse rate | 0.833 |" in markdown
+    assert "| ReserveRestaurant | time | 2 | 1 | 0 | 0.000 | 0 |" in markdown
+    # a key only the prediction has: no reference rows, so no share, and one row added
+    assert "| FindRestaurants | price_range | 0 | 0 | 0 | — | 1 |" in markdown
     assert argument_lines({}) == []
