@@ -2,7 +2,7 @@
 
     gazetteer = Gazetteer.from_database(engine)        # the names the restaurant database knows
     values = gazetteer.candidates(messages)           # {"city": ["Santa Rosa"], "time": ["19:30"], ...}
-    checker = CallChecker(tool_schemas(), values=values)   # agent.guided: those keys may only take these
+    checker = grounded_checker(tool_schemas(), values)  # agent.guided: those keys may only take these
 
 A small model trained from scratch does not copy from its context: the demo model books
 `city: "San Francisco"` and a restaurant name it makes up ("Ampollue Ms") whatever the user said
@@ -17,7 +17,13 @@ among the values the conversation holds:
   in the tools' formats (`backend.normalize`: "half past 6 in the evening" → "18:30", "next Monday" →
   "2019-03-04", "a group of four" → "4"), and the values in tool results. Only the latest message
   that gives any counts: "no, make it 8 pm" replaces the 7 pm said before;
-- `date` when nobody gave one: today, the tool's own default.
+- `date` when nobody gave one: today, the tool's own default;
+- FindRestaurants' filters (`price_range`, `has_live_music`, `serves_alcohol`): what the user's words
+  ask for (agent.filters: "somewhere affordable" → moderate), the latest word winning ("any price is
+  fine" lifts it). Unlike the keys above, a filter key is written exactly when it is grounded
+  (`grounded_checker`): a search carries the filters the user asked for and no other, because a filter
+  nobody asked for hides restaurants. Tool results never ground a filter: every restaurant record has
+  a price range, which is no reason to search by it.
 
 The assistant's own messages and calls ground nothing. In a live chat they are the model's output, and
 a city it made up in one turn ("…in San Francisco") would otherwise become an allowed value in the
@@ -35,6 +41,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+
+from agent.filters import FILTER_KEYS, spoken_filters
+from agent.guided import CallChecker
 
 # what the --grounded flags say they do (resto chat / replay / eval run / eval tasks)
 HELP = "restaurant names, cities, cuisines, times, dates and party sizes only as the conversation gives them"
@@ -124,6 +133,12 @@ def _today() -> str:
     return normalize_date("today")
 
 
+def grounded_checker(tools: Any, values: Mapping[str, Any]) -> Any:
+    """The guided-decoding checker for one conversation's grounded `values`: grounded keys take only
+    those values, and each filter key is written exactly when the conversation grounds it."""
+    return CallChecker(tools, values=values, filters=FILTER_KEYS)
+
+
 def chain(name: str) -> str:
     """A restaurant's name without its branch ("Coupa Cafe - Ramona" → "Coupa Cafe")."""
     return name.split(" - ")[0].strip()
@@ -203,11 +218,17 @@ class Gazetteer:
             if (found := form if case_sensitive else lower) in text and _whole(found).search(text)
         ))
 
-    def candidates(self, messages: list[dict[str, Any]], keys: Iterable[str] = GROUNDED_KEYS) -> dict[str, list[str]]:
+    def candidates(
+        self, messages: list[dict[str, Any]], keys: Iterable[str] = (*GROUNDED_KEYS, *FILTER_KEYS)
+    ) -> dict[str, list[str]]:
         """For each key, the values this conversation grounds (see the module docstring); keys without
         any are left out. Only the user's messages and tool results count: the assistant's own words and
-        calls are the model's, and in a live chat a value it made up must not ground itself."""
-        found: dict[str, dict[str, None]] = {key: {} for key in keys}  # dicts keep first-seen order
+        calls are the model's, and in a live chat a value it made up must not ground itself. The
+        filters come from the user's words only, the latest word on each winning."""
+        keys = list(keys)
+        # dicts keep first-seen order
+        found: dict[str, dict[str, None]] = {key: {} for key in keys if key not in FILTER_KEYS}
+        filters: dict[str, str | None] = {}
         for message in messages:
             content = message.get("content")
             if message.get("role") not in ("user", "tool") or not isinstance(content, str) or not content:
@@ -219,6 +240,8 @@ class Gazetteer:
                     if isinstance(record.get(key), str):
                         here[key][record[key]] = None
             if not rows:
+                if message["role"] == "user":
+                    filters.update(spoken_filters(content))
                 for key in here:
                     for value in SPOKEN[key](content) if key in SPOKEN else self.mentioned(key, content):
                         here[key][value] = None
@@ -229,4 +252,5 @@ class Gazetteer:
                     found[key].update(values)
         if "date" in found and not found["date"]:
             found["date"] = {_today(): None}  # no date given: the tool's own default, today
-        return {key: list(values) for key, values in found.items() if values}
+        grounded = {key: list(values) for key, values in found.items() if values}
+        return grounded | {key: [value] for key, value in filters.items() if value is not None and key in keys}

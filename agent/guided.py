@@ -10,7 +10,8 @@ The grammar is the call format resto renders and parses (`agent.parse`, the benc
 `<tool_call>` {"name": one of the tools, "arguments": {key: value, …}} `</tool_call>`, starting at
 the first character, with JSON whitespace (up to 16 characters a run) wherever JSON allows it.
 Argument keys come from the chosen tool's schema, each at most once, the required ones before the
-object closes; enum values are one of the enum; other values are JSON strings (escapes included) of
+object closes (grounded decoding adds `filters`: keys written exactly when the conversation grounds
+them); enum values are one of the enum; other values are JSON strings (escapes included) of
 at most `maxLength` characters, 512 where the schema gives none, so a model that repeats itself
 inside a string still closes the call before its token budget runs out. Every prefix the checker
 accepts can still be completed, so a guided decoder never paints itself into a corner (a "," is
@@ -127,17 +128,24 @@ class CallChecker:
         tools: Sequence[dict[str, Any]],
         max_string: int = MAX_STRING,
         values: Mapping[str, Sequence[str]] | None = None,
+        filters: Iterable[str] = (),
     ):
         self.max_string = max_string
         # argument key -> the only strings its value may be (agent.grounding); keys absent or with no
         # candidate stay free strings
         self.values = {key: [json.dumps(v)[1:-1] for v in vs] for key, vs in (values or {}).items() if vs}
+        # `filters`: optional keys written exactly when `values` grounds them (agent.filters)
+        filters = set(filters)
         self.tools: dict[str, tuple[dict[str, dict], set[str]]] = {}
         for tool in tools:
             fn = tool.get("function", tool)
             params = fn.get("parameters") or {}
-            props = params.get("properties") or {}
-            self.tools[fn["name"]] = (props, set(params.get("required") or []) & set(props))
+            props = {
+                key: prop for key, prop in (params.get("properties") or {}).items()
+                if key not in filters or key in self.values
+            }
+            required = (set(params.get("required") or []) | (filters & set(self.values))) & set(props)
+            self.tools[fn["name"]] = (props, required)
         if not self.tools:
             raise ValueError("guided decoding needs at least one tool schema")
 

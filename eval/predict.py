@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from agent.attention import variable_length_attention
 from agent.conversation import Message, ToolCall
-from agent.grounding import Gazetteer
+from agent.grounding import Gazetteer, grounded_checker
 from agent.guided import CallChecker, TokenGuide, guided_logits_processor
 from agent.llm_client import ChatClient, EndpointConfig, LLMError
 from agent.policies.hf import clean_completion, stop_token_ids
@@ -136,7 +136,7 @@ class HFPredictor:
         if self.grounding is None or self.guide is None:
             return None
         return [
-            self.guide.with_checker(CallChecker(self.tools, values=self.grounding.candidates(msgs)))
+            self.guide.with_checker(grounded_checker(self.tools, self.grounding.candidates(msgs)))
             for msgs in conversations
         ]
 

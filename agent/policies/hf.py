@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from agent.attention import variable_length_attention
 from agent.conversation import Message
-from agent.grounding import Gazetteer
+from agent.grounding import Gazetteer, grounded_checker
 from agent.guided import CallChecker, TokenGuide, guided_argmax
 from agent.model_loading import LoadedModel
 from agent.parse import ToolCallParseError, parse_tool_call
@@ -189,7 +189,7 @@ class HFPolicy:
         if self.guide is None or self.grounding is None:
             return self.guide
         values = self.grounding.candidates(messages)
-        return self.guide.with_checker(CallChecker(self.tools or tool_schemas(), values=values))
+        return self.guide.with_checker(grounded_checker(self.tools or tool_schemas(), values))
 
     def _pick(self, logits: Any, text: str, guide: TokenGuide | None) -> int:
         """The next token; `text` is what this call has generated so far (the guide's input)."""

@@ -54,7 +54,8 @@ class FindRestaurantsArgs(BaseModel):
         return normalize_flag(value)
 
 
-PRICE_SYNONYMS = {"cheap": "inexpensive", "affordable": "inexpensive", "low": "inexpensive",
+# "affordable" is moderate, as SGD's annotators read it (bench/filter_coverage.py, agent.filters)
+PRICE_SYNONYMS = {"cheap": "inexpensive", "low": "inexpensive", "affordable": "moderate",
                   "average": "moderate", "medium": "moderate", "mid": "moderate", "pricey": "expensive",
                   "high": "expensive", "high end": "very expensive", "luxury": "very expensive",
                   "ultra high-end": "very expensive"}  # SGD Restaurants_2's top price (train.restaurants_2)

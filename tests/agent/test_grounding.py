@@ -111,6 +111,40 @@ def test_the_checker_allows_grounded_strings_only():
     assert CallChecker(tool_schemas(), values={"party_size": ["3"]}).check(head + '3"}}</tool_call>') == "complete"
 
 
+def test_filters_follow_the_users_latest_word_and_never_a_tool_result():
+    results = [{"restaurant_name": "Thai Orchid", "city": "San Jose", "price_range": "expensive",
+                "has_live_music": "True", "serves_alcohol": "True"}]
+    chat = [
+        user_message("Thai food in San Jose, something cheap, with live music."),
+        ToolCall("FindRestaurants", {"city": "San Jose", "cuisine": "Thai"}).to_message(),
+        user_message(json.dumps(results)),  # a record's price and flags ground no filter
+    ]
+    values = GAZ.candidates(chat)
+    assert values["price_range"] == ["inexpensive"] and values["has_live_music"] == ["True"]
+    assert "serves_alcohol" not in values
+    chat.append(user_message("Is there live music? Actually, any price is fine."))
+    values = GAZ.candidates(chat)
+    assert "price_range" not in values and values["has_live_music"] == ["True"]  # lifted; still wanted
+    assert GAZ.candidates(chat, keys=("city",)) == {"city": ["San Jose"]}
+
+
+def test_a_grounded_filter_is_written_exactly_when_the_user_asked_for_it():
+    from agent.grounding import grounded_checker
+
+    head = '<tool_call>{"name": "FindRestaurants", "arguments": {"city": "San Jose", "cuisine": "Thai"'
+    plain = grounded_checker(tool_schemas(), {"city": ["San Jose"]})
+    assert plain.check(head + "}}</tool_call>") == "complete"
+    assert plain.check(head + ', "price_range"') == "bad"  # nobody asked for a price
+    cheap = grounded_checker(tool_schemas(), {"city": ["San Jose"], "price_range": ["inexpensive"]})
+    assert cheap.check(head + "}}</tool_call>") == "bad"  # the user asked for it: it must be there
+    assert cheap.check(head + ', "price_range": "moderate"}}</tool_call>') == "bad"
+    assert cheap.check(head + ', "price_range": "inexpensive"}}</tool_call>') == "complete"
+    assert cheap.check(head + ', "serves_alcohol": "True", "price_range": "inexpensive"}}</tool_call>') == "bad"
+    # ReserveRestaurant has no filters: its calls are what they were
+    reserve = '<tool_call>{"name": "ReserveRestaurant", "arguments": {"restaurant_name": "X", "city": "San Jose", "time": "19:00"}}</tool_call>'
+    assert cheap.check(reserve) == "complete"
+
+
 def test_whatever_the_logits_the_value_is_a_grounded_one(tiny_model_dir):
     from transformers import AutoTokenizer
 
