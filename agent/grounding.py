@@ -46,7 +46,8 @@ from agent.filters import FILTER_KEYS, spoken_filters
 from agent.guided import CallChecker
 
 # what the --grounded flags say they do (resto chat / replay / eval run / eval tasks)
-HELP = "restaurant names, cities, cuisines, times, dates and party sizes only as the conversation gives them"
+HELP = ("restaurant names, cities, cuisines, times, dates and party sizes only as the conversation gives them, "
+        "and the search filters the user asked for")
 GROUNDED_KEYS = ("restaurant_name", "city", "cuisine", "time", "date", "party_size")
 LATEST_KEYS = ("time", "date", "party_size")  # the user's latest word on them wins (a correction)
 MAX_PHRASE = 6  # words in a time, date or party phrase ("half past 6 in the evening")

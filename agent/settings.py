@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     grounded_decoding: bool | None = Field(
         default=None,
         description="Local models: guided decoding, plus restaurant names, cities, cuisines, times, dates "
-        "and party sizes only as the conversation gives them (agent.grounding; the database's names come "
+        "and party sizes only as the conversation gives them, and the search filters the user asked for "
+        "(agent.grounding; the database's names come "
         "from the configured restaurant database); RESTO_GROUNDED_DECODING=true or `--grounded`. Unset "
         "(None): the model's own default (agent.resolve.declares_grounded: the demo model declares "
         "grounded, other models decode free); false or `--no-grounded` turns it off.",
