@@ -30,33 +30,38 @@ FILTER_KEYS = ("price_range", "has_live_music", "serves_alcohol")
 # Checked in this order, the first match wins: a lifted filter and the negated forms ("not too
 # expensive" is moderate to SGD's annotators) before the words they contain.
 _PRICE = [
-    (None, r"(no|any|don'?t have a|without( the)?|not have a) price|price (is not|isn't|doesn't|does not)|"
-           r"no preference (on|for|about) (the )?price|(regardless|irrespective) of (the )?price|"
-           r"(doesn't|does not|don't|do not) (matter|care)( about)?( the)? (how much|price|cost)|no object|"
-           r"(do not|don't|doesn't|does not) mind (the )?(price|cost)|preference (on|for|about) (the )?(price|cost)|"
-           r"(not|n't) care (too much |much )?about (the )?(price|cost)|no idea (on|about) (the )?price|"
-           r"money is (not|no)\b|not pretentious about|(isn't|is not|there's no) (a )?price"),
-    ("moderate", r"not (very |too |that |so |overly |super |too much |extremely )?(costly|expensive|pricey|pricy)|"
-                 r"moderate|affordabl|afforadabl|reasonabl|economical|intermediate|(?<!above )average pric|mid[- ]?(range|pric)|"
-                 r"medium pric|normal pric|decent pric|fair pric|modest"),
-    ("very expensive", r"very (expensive|pricey|costly|high)|ultra|high[- ]end|luxur|extravagan|lavish"),
-    ("inexpensive", r"inexpensive|cheap|low[- ]?(cost|pric|budget|end)|budget|bargain|thrift|"
-                    r"less expensive|lower pric|not costly|frugal"),
-    ("expensive", r"expensive|pricey|pricy|costly|(?<!i )fancy|above average|pay more|upscale|high[- ]?pric|"
-                  r"splurge|posh|classy|lavish|high class|top notch|swanky"),
+    (value, re.compile(pattern))
+    for value, pattern in [
+        (None, r"\b(no|any|don'?t have a|without( the)?|not have a) price|\bprice (is not|isn't|doesn't|does not)|"
+               r"preference (on|for|about) (the )?(price|cost)|(regardless|irrespective) of (the )?price|"
+               r"(doesn't|does not|don't|do not) (matter|care)( about)?( the)? (how much|price|cost)|no object|"
+               r"(do not|don't|doesn't|does not) mind (the )?(price|cost)|no idea (on|about) (the )?price|"
+               r"(not|n't) care (too much |much )?about (the )?(price|cost)|money is (not|no)\b|"
+               r"not pretentious about|(isn't|is not|there's no) (a )?price"),
+        ("moderate", r"not (very |too |that |so |overly |super |too much |extremely )?(costly|expensive|pricey|pricy)|"
+                     r"moderate|affordabl|afforadabl|reasonabl|economical|intermediate|(?<!above )average pric|"
+                     r"mid[- ]?(range|pric)|medium pric|normal pric|decent pric|fair pric|modest"),
+        ("very expensive", r"very (expensive|pricey|costly|high)|ultra|high[- ]end|luxur|extravagan|lavish"),
+        ("inexpensive", r"inexpensive|cheap|low[- ]?(cost|pric|budget|end)|budget|bargain|thrift|"
+                        r"less expensive|lower pric|not costly|frugal"),
+        ("expensive", r"expensive|pricey|pricy|costly|(?<!i )fancy|above average|pay more|upscale|high[- ]?pric|"
+                      r"splurge|posh|classy|high class|top notch|swanky"),
+    ]
 ]
 _FLAGS = {
-    "has_live_music": r"live music|live band|band playing|live performance|live entertainment|musician",
-    "serves_alcohol": r"alcohol|liquor|booze|\bdrinks\b|\ba drink\b|\bbeer\b|\bwine\b|cocktail",
+    "has_live_music": re.compile(r"live music|live band|band playing|live performance|live entertainment|musician"),
+    "serves_alcohol": re.compile(r"alcohol|liquor|booze|\bdrinks\b|\ba drink\b|\bbeer\b|\bwine\b|cocktail"),
 }
 # a question about the place already found, not a wish for the next search: these forms always, and
 # any other question that does not ask for a search (`_SEARCH`)
 _ASKS = re.compile(
     r"\b(do|does|did|will|would|is|are|was)\s+(they|it|the|their|its|this|that|these|those|\w+'s)\b|"
-    r"\b(if|whether|weather) (they|the|their|its|this|that)\b|\bhow('s| is| are)? (expensive|pricey|pricy|costly|"
-    r"much|the pric|the cost)|\b(their|its) (price|pricing|menu|cost)|\bwould you say\b|\bwill i be able\b|\bfind out\b|\btell me if\b|\bcheck (with|if|whether)\b|"
+    r"\b(if|whether|weather) (they|the|their|its|this|that)\b|"
+    r"\bhow('s| is| are)? (expensive|pricey|pricy|costly|much|the pric|the cost)|\b(their|its) (price|pricing|menu|cost)|"
+    r"\bwould you say\b|\bwill i be able\b|\bfind out\b|\btell me if\b|\bcheck (with|if|whether)\b|"
     r"^(is|will) there (be )?(any )?(live|liquor|alcohol)|\bthe budget like\b|"
-    r"\b(at|of|for) (this|that) (place|restaurant)\b|\b(they|it) (serves?|has|have|features?|offers?|plays?)\b"
+    r"\b(at|of|for) (this|that) (place|restaurant)\b|\bat the (place|restaurant|venue)\b|"
+    r"\b(they|it) (serves?|has|have|features?|offers?|plays?)\b"
 )
 _SEARCH = re.compile(
     r"\b(find\w*|suggest\w*|recommend\w*|look(ing)? for|search|another|other|additional|more|else|somewhere|"
@@ -80,13 +85,13 @@ def _wishes(text: str) -> list[str]:
 
 def _price(clause: str) -> tuple[bool, str | None]:
     for value, pattern in _PRICE:
-        if re.search(pattern, clause):
+        if pattern.search(clause):
             return True, value
     return False, None
 
 
-def _flag(clause: str, pattern: str) -> bool:
-    match = re.search(pattern, clause)
+def _flag(clause: str, pattern: re.Pattern) -> bool:
+    match = pattern.search(clause)
     return bool(match) and not _NEGATED.search(clause[: match.start()])
 
 
