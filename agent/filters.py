@@ -10,9 +10,9 @@ carry one exactly when the user has asked for it, in words like the ones below (
 → expensive, "economical" → moderate, "I love live music", "a place that serves booze"), and SGD's
 annotators map "affordable" and "reasonably priced" to moderate, not inexpensive. Grounded decoding
 (agent.grounding) uses these to decide which filters a search carries: a filter the user never asked
-for hides restaurants they would have wanted (the demo model adds `price_range: moderate` to one
-search in five of the benchmark's test rows), and one the user asked for and the search lacks shows
-them places they ruled out.
+for hides restaurants they would have wanted (decoded free, the `--sgd-segments` demo model adds a
+`price_range` to 5 of its 22 searches of the benchmark's test rows), and one the user asked for and the
+search lacks shows them places they ruled out.
 
 Per message: `None` means the user lifted the filter ("any price is fine"); a key left out means
 the message says nothing about it. A question about a restaurant already found ("do they serve

@@ -134,7 +134,7 @@ def _today() -> str:
     return normalize_date("today")
 
 
-def grounded_checker(tools: Any, values: Mapping[str, Any]) -> Any:
+def grounded_checker(tools: Any, values: Mapping[str, Any]) -> CallChecker:
     """The guided-decoding checker for one conversation's grounded `values`: grounded keys take only
     those values, and each filter key is written exactly when the conversation grounds it."""
     return CallChecker(tools, values=values, filters=FILTER_KEYS)
