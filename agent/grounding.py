@@ -230,6 +230,7 @@ class Gazetteer:
         # dicts keep first-seen order
         found: dict[str, dict[str, None]] = {key: {} for key in keys if key not in FILTER_KEYS}
         filters: dict[str, str | None] = {}
+        wants_filters = any(key in FILTER_KEYS for key in keys)  # the reply name check asks for names only
         for message in messages:
             content = message.get("content")
             if message.get("role") not in ("user", "tool") or not isinstance(content, str) or not content:
@@ -241,7 +242,7 @@ class Gazetteer:
                     if isinstance(record.get(key), str):
                         here[key][record[key]] = None
             if not rows:
-                if message["role"] == "user":
+                if message["role"] == "user" and wants_filters:
                     filters.update(spoken_filters(content))
                 for key in here:
                     for value in SPOKEN[key](content) if key in SPOKEN else self.mentioned(key, content):

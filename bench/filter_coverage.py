@@ -26,23 +26,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def annotated_turns(sgd_dir: Path):
     """(single_domain, utterance, {filter: value or None}) for every Restaurants_1 user turn of the train split."""
     from agent.filters import FILTER_KEYS
+    from train.sgd_traces import iter_dialogues, select_dialogues
 
-    for path in sorted((sgd_dir / "train").glob("dialogues_*.json")):
-        for dialogue in json.loads(path.read_text(encoding="utf-8")):
-            if "Restaurants_1" not in dialogue["services"]:
+    for dialogue in select_dialogues(iter_dialogues(sgd_dir, "train")):
+        single = dialogue.services == ["Restaurants_1"]
+        for turn in dialogue.turns:
+            frames = [f for f in turn["frames"] if f["service"] == "Restaurants_1"]
+            if turn["speaker"] != "USER" or not frames:
                 continue
-            single = dialogue["services"] == ["Restaurants_1"]
-            for turn in dialogue["turns"]:
-                frames = [f for f in turn["frames"] if f["service"] == "Restaurants_1"]
-                if turn["speaker"] != "USER" or not frames:
-                    continue
-                said = {
-                    act["slot"]: None if act["values"][0] == "dontcare" else act["values"][0]
-                    for frame in frames
-                    for act in frame["actions"]
-                    if act["act"] == "INFORM" and act["slot"] in FILTER_KEYS and act["values"]
-                }
-                yield single, turn["utterance"], said
+            said = {
+                act["slot"]: None if act["values"][0] == "dontcare" else act["values"][0]
+                for frame in frames
+                for act in frame["actions"]
+                if act["act"] == "INFORM" and act["slot"] in FILTER_KEYS and act["values"]
+            }
+            yield single, turn["utterance"], said
 
 
 def annotation_agreement(turns) -> dict[tuple[str, str], Counter]:
