@@ -2,6 +2,7 @@
 
     resto model tiny --out DIR [--vocab 2048 --layers 4 --hidden 256]   # a tiny random-init Qwen3 + tokenizer
     resto model full-size --out DIR [--preset qwen3-1.7b]      # Qwen3-1.7B's shape, random weights (GPU checks)
+    resto model ensemble DIR DIR [...] --out OUT               # models trained apart, decoded as one
     resto serve --model PATH_OR_HUB_ID [--adapter DIR] [--host 127.0.0.1 --port 8000]
     resto sessions list|show|export …     # the session log (agent/session_commands.py)
 
@@ -21,6 +22,7 @@ from backend.errors import UserError
 def register(sub: argparse._SubParsersAction) -> None:
     register_model_tiny(sub)
     register_model_full_size(sub)
+    register_model_ensemble(sub)
     register_serve(sub)
     register_sessions(sub)
 
@@ -121,6 +123,30 @@ def cmd_model_full_size(args: argparse.Namespace, settings: Settings) -> int:
     count = parameter_count(preset_config(args.preset))
     print(f"wrote {out} (random-init {args.preset} shape, {count / 1e9:.2f}B parameters, {args.dtype}; "
           "for memory and speed checks only: the weights are random)")
+    return 0
+
+
+# -- resto model ensemble ----------------------------------------------------------------------------
+def register_model_ensemble(sub: argparse._SubParsersAction) -> None:
+    p = model_subparsers(sub).add_parser(
+        "ensemble", help="combine models that share a tokenizer (e.g. demo runs with other seeds) into one"
+    )
+    p.add_argument("models", nargs="+", type=Path, metavar="MODEL_DIR",
+                   help="model directories (an ensemble directory adds its members)")
+    p.add_argument("--out", type=Path, required=True, help="output directory (new or empty)")
+    p.set_defaults(func=cmd_model_ensemble)
+
+
+def cmd_model_ensemble(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.ensemble import EnsembleError, combine_models, member_dirs
+
+    try:
+        out = combine_models(args.out, args.models)
+    except EnsembleError as exc:
+        raise UserError(str(exc)) from None
+    count = len(member_dirs(out))
+    print(f"wrote {out}: an ensemble of {count} models (each decoding step averages their log-probabilities; "
+          f"inference costs {count}x one model). Use it as any model: resto chat --model {out}")
     return 0
 
 

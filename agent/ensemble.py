@@ -1,6 +1,7 @@
 """Several causal LMs that share one tokenizer, decoded as one model (a product of experts).
 
     build_ensemble_dir(out, [run / "member-0", run / "member-1"], tokenizer_dir=run / "base")
+    combine_models(out, ["runA/models/demo", "runB/models/demo"])  # `resto model ensemble`: checked first
     loaded = load_model(out)        # agent.model_loading: loads like any model directory
     loaded.model(input_ids=ids).logits             # the mean of the members' log-probabilities
 
@@ -20,8 +21,10 @@ This module is the directory format (no torch import, so resolving a model stays
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -71,4 +74,62 @@ def build_ensemble_dir(out_dir: str | Path, members: Sequence[str | Path], token
         if (Path(tokenizer_dir) / fname).is_file():
             shutil.copy2(Path(tokenizer_dir) / fname, out / fname)
     (out / ENSEMBLE_FILE).write_text(json.dumps({"members": names, "combine": COMBINE}, indent=2) + "\n")
+    return out
+
+
+def _flat_members(paths: Sequence[str | Path]) -> list[tuple[Path, Path]]:
+    """(model directory, its tokenizer directory) pairs; an ensemble directory gives its members, read
+    with its own top-level tokenizer (so ensembles combine)."""
+    flat: list[tuple[Path, Path]] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if is_ensemble_dir(path):
+            flat.extend((member, path) for member in member_dirs(path))
+        elif (path / "config.json").is_file():
+            flat.append((path, path))
+        else:
+            raise EnsembleError(f"{path} is not a model directory (no config.json).")
+    return flat
+
+
+def _tokenizer_digest(directory: Path) -> str:
+    try:
+        return hashlib.sha256((directory / "tokenizer.json").read_bytes()).hexdigest()
+    except OSError:
+        raise EnsembleError(f"{directory} has no tokenizer.json; every member needs the shared tokenizer.") from None
+
+
+def combine_models(out_dir: str | Path, models: Sequence[str | Path]) -> Path:
+    """One ensemble directory from model directories trained apart (e.g. `resto model demo` runs with
+    other seeds, on other machines). Why the checks: members are averaged token by token, so they must
+    read and write the same token ids; a member with another tokenizer would decode as noise, not fail.
+
+    Ensemble directories among `models` contribute their members. `out_dir` must be new or empty, and is
+    written through a temporary sibling, so a failed copy leaves nothing half-built."""
+    out = Path(out_dir).expanduser()
+    pairs = _flat_members(models)
+    if len(pairs) < 2:
+        raise EnsembleError(f"an ensemble needs at least two models; got {len(pairs)}.")
+    (first, first_tokenizer), digest = pairs[0], _tokenizer_digest(pairs[0][1])
+    for member, tokenizer_dir in pairs[1:]:
+        if _tokenizer_digest(tokenizer_dir) != digest:
+            raise EnsembleError(
+                f"{member} has another tokenizer than {first}: members must share one tokenizer "
+                "(train them with the same --vocab and --tokenizer on the same data)."
+            )
+    members = [member for member, _ in pairs]
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise EnsembleError(f"{out} exists and is not empty; choose a new directory.")
+    target = out.resolve()
+    if any(m.resolve() == target or m.resolve() in target.parents for m in members):
+        raise EnsembleError(f"{out} is (inside) one of the members; choose another directory.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        build_ensemble_dir(staging, members, tokenizer_dir=first_tokenizer)
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return out
