@@ -99,6 +99,16 @@ def _tokenizer_digest(directory: Path) -> str:
         raise EnsembleError(f"{directory} has no tokenizer.json; every member needs the shared tokenizer.") from None
 
 
+def _carry_declared_decoding(out: Path, models: Sequence[str | Path]) -> None:
+    """Demo models ask the chat for grounded decoding (agent.resolve.declares_grounded); an ensemble
+    of them asks too, so `resto chat --model ENSEMBLE` decodes as each of its members would."""
+    from agent.resolve import DEMO_CARD, declares_grounded  # resolve imports this module
+
+    if all(declares_grounded(Path(m).expanduser()) for m in models):
+        card = {"decoding": "grounded", "ensemble_of": [str(Path(m).expanduser()) for m in models]}
+        (out / DEMO_CARD).write_text(json.dumps(card, indent=2) + "\n")
+
+
 def combine_models(out_dir: str | Path, models: Sequence[str | Path]) -> Path:
     """One ensemble directory from model directories trained apart (e.g. `resto model demo` runs with
     other seeds, on other machines). Why the checks: members are averaged token by token, so they must
@@ -127,6 +137,7 @@ def combine_models(out_dir: str | Path, models: Sequence[str | Path]) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         build_ensemble_dir(staging, members, tokenizer_dir=first_tokenizer)
+        _carry_declared_decoding(staging, models)
         if out.exists():
             out.rmdir()  # empty, checked above
         staging.rename(out)

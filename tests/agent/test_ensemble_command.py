@@ -5,6 +5,7 @@ used output directory and a single model are refused with one sentence and leave
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -12,6 +13,7 @@ import torch
 from agent.ensemble import ENSEMBLE_FILE, EnsembleError, combine_models, member_dirs
 from agent.ensemble_lm import EnsembleLM
 from agent.model_loading import load_model
+from agent.resolve import DEMO_CARD, declares_grounded
 from agent.tiny import TinyConfig, build_tiny_model
 from cli.main import main
 
@@ -43,6 +45,20 @@ def test_command_writes_an_ensemble_that_decodes_as_the_mean(tiny_model_dir, see
     expected = torch.stack([s.log_softmax(-1) for s in singles]).mean(0)
     torch.testing.assert_close(mixed.log_softmax(-1), expected.log_softmax(-1), rtol=1e-4, atol=1e-4)
     assert not list(tmp_path.glob(".pair-*")), "the staging directory is gone"
+
+
+def test_grounded_decoding_is_declared_when_every_input_declares_it(tiny_model_dir, seed_one_dir, tmp_path):
+    """Demo models declare grounded decoding in demo.json; an ensemble of them must too (the chat's default)."""
+    plain = combine_models(tmp_path / "plain", [tiny_model_dir, seed_one_dir])
+    assert not declares_grounded(plain)
+    demos = []
+    for name, source in (("a", tiny_model_dir), ("b", seed_one_dir)):
+        shutil.copytree(source, tmp_path / name)
+        (tmp_path / name / DEMO_CARD).write_text(json.dumps({"decoding": "grounded"}))
+        demos.append(tmp_path / name)
+    assert declares_grounded(combine_models(tmp_path / "demos", demos))
+    assert not declares_grounded(combine_models(tmp_path / "mixed", [demos[0], seed_one_dir]))
+    assert declares_grounded(combine_models(tmp_path / "nested", [tmp_path / "demos", demos[1]]))
 
 
 def test_an_ensemble_among_the_models_adds_its_members(tiny_model_dir, seed_one_dir, tmp_path):
