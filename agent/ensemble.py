@@ -120,9 +120,11 @@ def combine_models(out_dir: str | Path, models: Sequence[str | Path]) -> Path:
     pairs = _flat_members(models)
     if len(pairs) < 2:
         raise EnsembleError(f"an ensemble needs at least two models; got {len(pairs)}.")
-    (first, first_tokenizer), digest = pairs[0], _tokenizer_digest(pairs[0][1])
+    # members of one ensemble share its tokenizer directory: read each directory once
+    digests = {tokenizer_dir: _tokenizer_digest(tokenizer_dir) for tokenizer_dir in dict.fromkeys(t for _, t in pairs)}
+    first, first_tokenizer = pairs[0]
     for member, tokenizer_dir in pairs[1:]:
-        if _tokenizer_digest(tokenizer_dir) != digest:
+        if digests[tokenizer_dir] != digests[first_tokenizer]:
             raise EnsembleError(
                 f"{member} has another tokenizer than {first}: members must share one tokenizer "
                 "(train them with the same --vocab and --tokenizer on the same data)."
