@@ -72,7 +72,8 @@ BUILTIN_CORPUS = [
 
 
 class TinyConfig(BaseModel):
-    """Size of a tiny model. Defaults give ~4M parameters (the demo model's size)."""
+    """Size of a tiny model. Defaults give 3.7M parameters (the single demo model before it became a
+    pair of 3 × 192 members, `train.demo.DEMO_LAYERS`)."""
 
     vocab_size: int = Field(default=2048, ge=300, description="BPE vocabulary incl. special tokens")
     layers: int = Field(default=4, ge=1, description="decoder layers")

@@ -3,7 +3,7 @@
     RESTO_DATA_DIR=../shared/data OMP_NUM_THREADS=2 .venv/bin/python bench/batched_predict.py \
         [--model DIR] [--rows 24] [--batch-size 8] [--max-new-tokens 24] [--device cpu]
 
-Without --model a ~4M-parameter random Qwen3 (`agent.tiny`, the demo model's size) is built in a
+Without --model a ~4M-parameter random Qwen3 (`agent.tiny`, the former single demo model's size) is built in a
 temporary directory. Rows are the first expanded rows of the benchmark's S1 test set. Both passes
 use `eval.predict.HFPredictor` (left-padded greedy `generate`); the first is batch size 1, the
 second --batch-size. It checks the two passes produce the same predictions and prints rows/s of

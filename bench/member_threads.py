@@ -2,7 +2,7 @@
 
     RESTO_DATA_DIR=../shared/data .venv/bin/python bench/member_threads.py [--members 2] [--batches 6]
 
-Same model (the demo's default ~4M-parameter architecture and its tokenizer trained on the rendered
+Same model (`agent.tiny`'s default ~4M-parameter architecture, the former single demo model, and its tokenizer trained on the rendered
 S1 conversations), same batches (S1 conversations spread over the length distribution as
 `train.demo.calibration_examples` picks them, 2 per step, shared prefix, the precision `resto model
 demo` would pick), timed with the demo's own calibration

@@ -63,9 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     from agent.commands import model_subparsers
 
-    p = model_subparsers(sub).add_parser("demo", help="train the tiny offline demo model from scratch on CPU (~20-35 min)")
-    p.add_argument("--epochs", type=float, help="passes over the training conversations (default 8.5: ~20 min on a "
-                   "CPU with AVX512-BF16, ~34 on an AVX2-only one; the calibration prints this CPU's estimate)")
+    p = model_subparsers(sub).add_parser("demo", help="train the offline demo model (two tiny members) from scratch on CPU (~35 min on 2 AVX2 cores)")
+    p.add_argument("--epochs", type=float, help="passes over the training conversations (default 8.5: ~34 min on a "
+                   "2-core AVX2-only CPU; the calibration prints this CPU's estimate)")
     p.add_argument("--minutes", type=float, help="a wall-clock budget instead of --epochs (a slower CPU trains fewer epochs)")
     p.add_argument("--out", type=Path, help="output directory (default: RESTO_HOME/models/demo)")
     p.add_argument("--steps", type=int, help="a fixed number of optimizer steps instead of --epochs")
@@ -73,8 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, help="peak learning rate (default 2e-3)")
     p.add_argument("--augment", type=int, dest="augment_copies",
                    help="entity-swapped copies of each conversation (default 0: the S1 traces only)")
-    p.add_argument("--layers", type=int, help="decoder layers of a fresh model (default 4)")
-    p.add_argument("--hidden", type=int, help="hidden size of a fresh model (default 256)")
+    p.add_argument("--layers", type=int, help="decoder layers of each member (default 3)")
+    p.add_argument("--hidden", type=int, help="hidden size of each member (default 192)")
     p.add_argument("--vocab", type=int, dest="vocab_size", help="BPE vocabulary of a fresh tokenizer (default 2048)")
     p.add_argument("--tokenizer", choices=("words", "lines", "bare"), dest="pre_tokenizer",
                    help="where BPE pieces may end: words (like Qwen, the default), lines (merges span "
@@ -100,7 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="residual dropout while training: embeddings, attention and MLP outputs (default 0: off)")
     p.add_argument("--members", type=int,
                    help="train N models at once (seeds seed…seed+N-1, the cores split between them) and ship "
-                   "them as one ensemble (default 1)")
+                   "them as one ensemble (default 2; 1 = a single model)")
     p.add_argument("--bf16", choices=("auto", "on", "off"),
                    help="bf16 autocast (default auto: calibration times both and keeps the faster)")
     p.set_defaults(func=cmd_demo)
@@ -183,7 +183,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     # --ema 0 ships the last weights (no average)
     ema = {} if args.ema_decay is None else {"ema_decay": args.ema_decay or None}
     try:  # validated like a config file: a bad flag value is one clear error
-        tiny = TinyConfig(**given("layers", "hidden", "seed", "vocab_size", "pre_tokenizer"))
+        # a size flag changes the demo's architecture, not agent.tiny's (whose default is larger)
+        demo_tiny = DemoConfig().tiny.model_dump()
+        tiny = TinyConfig(**{**demo_tiny, **given("layers", "hidden", "seed", "vocab_size", "pre_tokenizer")})
         budgets = [flag for flag, value in (("--epochs", args.epochs), ("--minutes", args.minutes), ("--steps", args.steps))
                    if value is not None]
         if len(budgets) > 1:

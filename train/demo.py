@@ -1,9 +1,10 @@
-"""The offline demo model: a ~4M-parameter Qwen3 trained from scratch on CPU on the S1 traces.
+"""The offline demo model: two 1.7M-parameter Qwen3s trained from scratch on CPU on the S1 traces,
+shipped as one ensemble.
 
-    resto model demo [--epochs 8.5 | --minutes M | --steps N] [--out DIR] [--members 1] [--batch-size 2 --lr 2e-3 --augment 0 --seed 0]
+    resto model demo [--epochs 8.5 | --minutes M | --steps N] [--out DIR] [--members 2] [--batch-size 2 --lr 2e-3 --augment 0 --seed 0]
                      [--decision-weight 1] [--context-weight 0] [--context-noise 0] [--ema 0.998]
                      [--state-weight 0] [--weight-decay 0.01] [--tokenizer words|lines --vocab 2048]
-                     [--bf16 auto|on|off] [--layers 4 --hidden 256]
+                     [--bf16 auto|on|off] [--layers 3 --hidden 192]
 
 Builds the tiny architecture and a BPE tokenizer (`agent.tiny`) trained on SGD text and on the S1
 conversations rendered as the model reads them, then trains every weight (`train.finetune`, method
@@ -16,13 +17,15 @@ or AMX); `--decision-weight W` weighs function-name and argument-key tokens W ti
 (`train.context_tokens`); `--context-noise P` replaces user and tool-result tokens at random, afresh
 each epoch (word dropout, `train.token_noise`); `--state-weight S` adds SGD's slot and
 dialogue-state annotations as tag targets on the user turns (`train.slot_state`); `--ema D` (default 0.998; `--ema 0` = off) ships the moving average of the
-weights (`train.ema`); `--members N` trains N models at once and ships them as one ensemble
-(`train.demo_members`, `agent.ensemble`).
+weights (`train.ema`). `--members N` (default 2) trains N models at once, seeds seed…seed+N-1 with
+the cores split between them, and ships them as one ensemble that averages their log-probabilities
+(`train.demo_members`, `agent.ensemble`); `--members 1` trains one model.
 
 How long: 8.5 epochs (`--epochs`) by default, a cosine learning rate over the steps. That is what the
-recipe was measured at: ~20 minutes on a 2-core CPU with AVX512-BF16, ~34 on a 2-core AVX2-only one,
-where 20 minutes give only ~5 epochs and a weaker model (docs/demo-model.md); the calibration prints
-the estimate for this CPU before training starts. `--minutes M` trains for a wall-clock budget instead
+recipe was measured at: the default pair takes 33-34 minutes on a 2-core AVX2-only CPU, one 3.7M model
+(`--members 1 --layers 4 --hidden 256`) ~20 minutes with AVX512-BF16 and ~34 with AVX2, where 20
+minutes give only ~5 epochs and a weaker model (docs/demo-model.md); the calibration prints the
+estimate for this CPU (each member's) before training starts. `--minutes M` trains for a wall-clock budget instead
 (the learning rate follows a cosine over time, so the run ends on time however busy the machine is);
 `--steps N` for a fixed step count. The model lands in `settings.demo_model_dir` (`<RESTO_HOME>/models/demo`), where
 `resto chat` finds it when no hub model is available. Interrupted? Run the same command again: it
@@ -59,6 +62,9 @@ CALIBRATION_BATCHES = 4
 # The default recipe's length: the v4 runs in docs/demo-model.md (20 idle minutes on a CPU with
 # AVX512-BF16) reached 7.3-9.0 epochs; a slower CPU given the same minutes gets fewer and scores lower.
 DEFAULT_EPOCHS = 8.5
+# The default model: two 1.7M-parameter members as one ensemble. They train in one 3.7M model's time
+# (a core each) and score higher than one of it: docs/demo-model.md, "Two smaller models as one ensemble".
+DEMO_LAYERS, DEMO_HIDDEN, DEMO_MEMBERS = 3, 192, 2
 
 
 class DemoConfig(BaseModel):
@@ -66,7 +72,8 @@ class DemoConfig(BaseModel):
         default=DEFAULT_EPOCHS,
         gt=0,
         description="Passes over the training conversations (the default budget; cosine learning rate over the steps). "
-        "The same on every CPU; only the time differs (~20 min with AVX512-BF16, ~34 on an AVX2-only CPU).",
+        "The same on every CPU; only the time differs (the default pair: 33-34 min on a 2-core AVX2-only CPU; "
+        "the single 3.7M model: ~20 min with AVX512-BF16, ~34 with AVX2).",
     )
     minutes: float | None = Field(
         default=None,
@@ -74,7 +81,11 @@ class DemoConfig(BaseModel):
         description="A wall-clock budget instead of `epochs`: the learning rate follows a cosine over time and "
         "training stops on time (a slower CPU then trains fewer epochs).",
     )
-    tiny: TinyConfig = Field(default_factory=TinyConfig, description="Architecture (default ~4M parameters).")
+    tiny: TinyConfig = Field(
+        default_factory=lambda: TinyConfig(layers=DEMO_LAYERS, hidden=DEMO_HIDDEN),
+        description="Architecture of each member (default 3 layers, hidden 192: 1.7M parameters; "
+        "`agent.tiny`'s own default, 4 × 256, has 3.7M).",
+    )
     lr: float = Field(default=2e-3, gt=0, description="Peak learning rate.")
     batch_size: int = Field(
         default=2, ge=1, description="Conversations per step: the system prompt they share runs once (train.prefix_sharing)."
@@ -140,7 +151,7 @@ class DemoConfig(BaseModel):
     )
     seed: int = 0
     members: int = Field(
-        default=1,
+        default=DEMO_MEMBERS,
         ge=1,
         le=8,
         description="Train this many models at once (seeds seed, seed+1, …; the cores split between them) "

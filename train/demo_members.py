@@ -1,5 +1,6 @@
 """`resto model demo --members N`: N demo models trained at the same time, shipped as one ensemble.
 
+    resto model demo                              # the default: two 3 x 192 models, a core each, one ensemble
     resto model demo --members 2 --minutes 20   # two models, one core each, 20 minutes, one ensemble
 
 Why: runs of the demo recipe that differ only in their seed make different mistakes (function-name
@@ -8,10 +9,11 @@ log-probabilities at every decoding step) cancels part of them. Why at the same 
 after the other: a 4M-parameter model keeps two cores only partly busy, so two processes of one
 thread each get through as many or more conversations per second as one process on two threads
 (bench/member_threads.py: 1.05x on calibration batches; whole 20-minute runs: 2 x 1.40 vs 2.27-2.47),
-and each member gets 52-62% of a single model's epochs in the same minutes. Measured in the README:
-the ensemble scores where one model does, so the default stays 1. The budget is each member's, like a
-single run's: the default 8.5 epochs each therefore take 1.6-1.9 times a single model's time (each
-member trains at 52-62% of its rate); the measured ensembles used `--minutes 20` and `--minutes 40`.
+and each member gets 52-62% of a single model's epochs in the same minutes. Two 3.7M models as one
+scored where one does; two 1.7M ones (3 layers, hidden 192) train in one 3.7M model's time and score
+higher, so they are the default (train.demo.DEMO_MEMBERS; docs/demo-model.md). The budget is each
+member's, like a single run's: 8.5 epochs each of two 3.7M members take 1.6-1.9 times a single
+model's time (each trains at 52-62% of its rate), of two 1.7M members about the same time.
 
 Each member is an ordinary demo run in `runs/demo/member-i` (its own checkpoints, so an interrupted
 run resumes per member) with seed `seed + i` for its data order and its random init; all share the

@@ -5,6 +5,7 @@ and against a cache-less hand loop, and the hf policy's KV-cache reuse on an ens
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -144,3 +145,29 @@ def test_broken_ensembles_fail_with_one_sentence(pair_dir, tmp_path):
         load_model(str(broken), device="cpu")
     with pytest.raises(ModelLoadError, match="without an adapter"):
         load_model(str(pair_dir), adapter=str(pair_dir), device="cpu")
+
+
+
+def test_an_ensemble_decodes_grounded(pair_dir):
+    """The demo model is a pair by default, and the chat decodes it grounded: the pair's averaged
+    log-probabilities go through the same checker, so every value is one the chat grounds."""
+    from agent.conversation import user_message
+    from tests.agent.test_grounding import GAZ, conversation, grounded_values_ok
+
+    loaded = load_model(str(pair_dir), device="cpu")
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():  # large random weights, as tests.agent.test_guided.scrambled: free, no call at all
+        for member in loaded.model.members:
+            for name, param in member.named_parameters():
+                if "norm" not in name:
+                    param.copy_(torch.randn(param.shape, generator=gen) * 0.3)
+    policy = HFPolicy(loaded, max_new_tokens=60, grounding=GAZ)
+    cities = []
+    for chat in (conversation(), [user_message("Thai in Fairfield")]):
+        step = policy.next_call(chat)
+        assert step.raw_text.startswith("<tool_call>") and grounded_values_ok(step.raw_text, GAZ.candidates(chat))
+        # a call cut by max_new_tokens does not parse: read its city values directly
+        for city in re.findall(r'"city":\s*"([^"]*)"', step.raw_text):
+            assert city in GAZ.candidates(chat)["city"]
+            cities.append(city)
+    assert cities  # at least one value went through the checker

@@ -73,7 +73,7 @@ def test_model_demo_command_writes_a_loadable_model(data_dir, tmp_path):
 
     out = tmp_path / "demo"
     args = ["model", "demo", "--steps", "2", "--ema", "0.9", "--state-weight", "1", "--dropout", "0.1",
-            "--out", str(out)]
+            "--members", "1", "--out", str(out)]
     assert main(["--data-dir", str(data_dir), *args]) == 0
     tok = AutoTokenizer.from_pretrained(out)
     shipped = AutoModelForCausalLM.from_pretrained(out).state_dict()
@@ -195,6 +195,7 @@ def test_calibration_runs_under_bf16_autocast(tiny_model_dir, small_traces):
 
 def test_demo_flags_reach_the_config(monkeypatch, tmp_path):
     import train.demo as demo
+    from agent.tiny import TinyConfig
     from cli.main import main
 
     seen = {}
@@ -218,7 +219,9 @@ def test_demo_flags_reach_the_config(monkeypatch, tmp_path):
     assert main(["model", "demo"]) == 0
     config = seen["config"]
     assert not config.sgd_segments and not config.restaurants_2 and config.bf16 == "auto" and config.decision_weight == 1.0
-    assert (config.context_weight, config.ema_decay, config.weight_decay, config.members) == (0.0, 0.998, 0.01, 1)
+    assert (config.context_weight, config.ema_decay, config.weight_decay, config.members) == (0.0, 0.998, 0.01, 2)
+    # the default: two 1.7M members, smaller than agent.tiny's own default (docs/demo-model.md)
+    assert (config.tiny.layers, config.tiny.hidden) == (3, 192) != (TinyConfig().layers, TinyConfig().hidden)
     assert config.state_weight == 0.0 and config.dropout == 0.0
     assert main(["model", "demo", "--ema", "0"]) == 0
     assert seen["config"].ema_decay is None  # the last weights
@@ -231,6 +234,8 @@ def test_demo_flags_reach_the_config(monkeypatch, tmp_path):
     assert main(["model", "demo", "--tokenizer", "words", "--vocab", "4096", "--hidden", "128"]) == 0
     tiny = seen["config"].tiny
     assert (tiny.pre_tokenizer, tiny.vocab_size, tiny.hidden, tiny.layers) == ("words", 4096, 128, default_tiny.layers)
+    assert main(["model", "demo", "--members", "1", "--layers", "4", "--hidden", "256"]) == 0  # the former default
+    assert seen["config"].members == 1 and seen["config"].tiny == TinyConfig()
 
 
 def test_extra_sgd_traces_come_only_from_the_flags(data_dir, tmp_path, capsys):
