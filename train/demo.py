@@ -22,7 +22,7 @@ the cores split between them, and ships them as one ensemble that averages their
 (`train.demo_members`, `agent.ensemble`); `--members 1` trains one model.
 
 How long: 8.5 epochs (`--epochs`) by default, a cosine learning rate over the steps. That is what the
-recipe was measured at: the default pair takes 33-34 minutes on a 2-core AVX2-only CPU, one 3.7M model
+recipe was measured at: the default pair takes 32-34 minutes on a 2-core AVX2-only CPU, one 3.7M model
 (`--members 1 --layers 4 --hidden 256`) ~20 minutes with AVX512-BF16 and ~34 with AVX2, where 20
 minutes give only ~5 epochs and a weaker model (docs/demo-model.md); the calibration prints the
 estimate for this CPU (each member's) before training starts. `--minutes M` trains for a wall-clock budget instead
@@ -30,11 +30,13 @@ estimate for this CPU (each member's) before training starts. `--minutes M` trai
 `--steps N` for a fixed step count. The model lands in `settings.demo_model_dir` (`<RESTO_HOME>/models/demo`), where
 `resto chat` finds it when no hub model is available. Interrupted? Run the same command again: it
 resumes from the last checkpoint in `<RESTO_HOME>/runs/demo` (exactly, by steps; with a fresh budget under
-`--minutes`).
+`--minutes`). A command with other settings (another seed or flag) moves that run aside to
+`runs/demo.previous-N` and starts afresh (`claim_run_dir`).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -65,6 +67,7 @@ DEFAULT_EPOCHS = 8.5
 # The default model: two 1.7M-parameter members as one ensemble. They train in one 3.7M model's time
 # (a core each) and score higher than one of it: docs/demo-model.md, "Two smaller models as one ensemble".
 DEMO_LAYERS, DEMO_HIDDEN, DEMO_MEMBERS = 3, 192, 2
+RUN_RECORD = "demo_run.json"  # the config a run directory was started with (claim_run_dir)
 
 
 class DemoConfig(BaseModel):
@@ -72,7 +75,7 @@ class DemoConfig(BaseModel):
         default=DEFAULT_EPOCHS,
         gt=0,
         description="Passes over the training conversations (the default budget; cosine learning rate over the steps). "
-        "The same on every CPU; only the time differs (the default pair: 33-34 min on a 2-core AVX2-only CPU; "
+        "The same on every CPU; only the time differs (the default pair: 32-34 min on a 2-core AVX2-only CPU; "
         "the single 3.7M model: ~20 min with AVX512-BF16, ~34 with AVX2).",
     )
     minutes: float | None = Field(
@@ -304,6 +307,7 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
     config = config or DemoConfig()
     out_dir = Path(out_dir or settings.demo_model_dir)
     run_dir = settings.runs_dir / "demo"
+    claim_run_dir(run_dir, config)
     build_base(settings, config, run_dir / "base")
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -325,6 +329,25 @@ def train_demo(settings: Settings, out_dir: Path | None = None, config: DemoConf
     tmp.rename(out_dir)
     print(f"demo model written to {out_dir}")
     return FinetuneResult(out_dir, out_dir, metrics)
+
+
+def claim_run_dir(run_dir: Path, config: DemoConfig) -> None:
+    """Resume `run_dir` only when it holds a run of this very config. A run of other settings (another
+    seed, flag or default: a 4 × 256 run from before the pair became the default) is moved aside to
+    `<run_dir>.previous-N`, not deleted, so its checkpoints and base never leak into this run."""
+    wanted = config.model_dump(mode="json")
+    record = run_dir / RUN_RECORD
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        try:
+            same = json.loads(record.read_text()) == wanted
+        except (OSError, ValueError):
+            same = False  # a run from before the record, or a damaged one: not known to match
+        if not same:
+            aside = next(p for i in itertools.count(1) if not (p := run_dir.with_name(f"{run_dir.name}.previous-{i}")).exists())
+            run_dir.rename(aside)
+            print(f"{run_dir} held a run with other settings; moved it to {aside} and starting afresh", flush=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(wanted, indent=2))
 
 
 def build_base(settings: Settings, config: DemoConfig, base_dir: Path) -> None:

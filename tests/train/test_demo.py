@@ -245,3 +245,22 @@ def test_extra_sgd_traces_come_only_from_the_flags(data_dir, tmp_path, capsys):
     extra = extra_sgd_traces(DemoConfig(restaurants_2=True), data_dir / "sgd")
     assert len(extra) == 129 and {t.meta["source"] for t in extra} == {"Restaurants_2"}
     assert "adding 129 Restaurants_2 dialogues" in capsys.readouterr().out
+
+
+def test_a_run_directory_is_resumed_only_by_the_same_settings(tmp_path, capsys):
+    from train.demo import RUN_RECORD, DemoConfig, claim_run_dir
+
+    run = tmp_path / "runs" / "demo"
+    claim_run_dir(run, DemoConfig())  # fresh: the record is written
+    (run / "checkpoints").mkdir()
+    claim_run_dir(run, DemoConfig())  # the same command again: resumed, nothing moved
+    assert (run / "checkpoints").is_dir() and not (tmp_path / "runs" / "demo.previous-1").exists()
+    claim_run_dir(run, DemoConfig(seed=1))  # another seed: the old run is kept aside, whole
+    assert (tmp_path / "runs" / "demo.previous-1" / "checkpoints").is_dir() and not (run / "checkpoints").exists()
+    assert json.loads((run / RUN_RECORD).read_text())["seed"] == 1
+    assert "moved it to" in capsys.readouterr().out
+    # a run from before the record (the former 4 x 256 default, say) is not known to match
+    (run / RUN_RECORD).unlink()
+    (run / "base").mkdir()
+    claim_run_dir(run, DemoConfig(seed=1))
+    assert (tmp_path / "runs" / "demo.previous-2" / "base").is_dir() and not (run / "base").exists()
