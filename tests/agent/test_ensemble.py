@@ -153,14 +153,9 @@ def test_an_ensemble_decodes_grounded(pair_dir):
     log-probabilities go through the same checker, so every value is one the chat grounds."""
     from agent.conversation import user_message
     from tests.agent.test_grounding import GAZ, conversation, grounded_values_ok
+    from tests.agent.test_guided import scrambled
 
-    loaded = load_model(str(pair_dir), device="cpu")
-    gen = torch.Generator().manual_seed(3)
-    with torch.no_grad():  # large random weights, as tests.agent.test_guided.scrambled: free, no call at all
-        for member in loaded.model.members:
-            for name, param in member.named_parameters():
-                if "norm" not in name:
-                    param.copy_(torch.randn(param.shape, generator=gen) * 0.3)
+    loaded = scrambled(pair_dir)  # both members' weights (EnsembleLM is a module over them): no call free
     policy = HFPolicy(loaded, max_new_tokens=60, grounding=GAZ)
     cities = []
     for chat in (conversation(), [user_message("Thai in Fairfield")]):

@@ -112,7 +112,7 @@ def test_guided_policy_leaves_a_valid_model_alone(tiny_model_dir, tmp_path_facto
 
 
 def scrambled(tiny_model_dir):
-    """The tiny model with large random weights: its free output is no call at all."""
+    """The tiny model (or an ensemble of them) with large random weights: its free output is no call at all."""
     loaded = load_model(str(tiny_model_dir), device="cpu")
     gen = torch.Generator().manual_seed(3)
     with torch.no_grad():
