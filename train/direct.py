@@ -64,9 +64,10 @@ def evaluate_model(model_dir: Path, test: str | Path, out_dir: Path, limit: int 
 def run_direct(config: DirectConfig, settings: Settings, run_dir: Path | None = None) -> FinetuneResult:
     run_dir = Path(run_dir or config.run_dir or settings.runs_dir / f"direct-{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "direct.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     traces = load_config_traces(config, settings)
-    result = finetune(config.finetune, traces, run_dir)
+    resolved = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    # written by finetune once the directory is known to be this run's (it refuses another run's checkpoints)
+    result = finetune(config.finetune, traces, run_dir, records={"direct.yaml": resolved})
     if config.test:
         if result.merged_dir is None:
             print("no merged model (finetune.merge is off): skipping the eval report")

@@ -5,11 +5,13 @@
     result.merged_dir   # a plain model directory: AutoModelForCausalLM.from_pretrained(...) / resto chat --model
 
 What a run does, in `run_dir`:
-- `config.json` — the resolved FinetuneConfig; `data.json` — dataset sizes (tokens, supervised tokens);
+- `config.json` — the resolved FinetuneConfig; `data.json` — dataset sizes (tokens, supervised tokens)
+  and a fingerprint of the tokenized conversations;
 - pre-flight: every conversation is rendered with the inference template (`agent.render`) and its loss
   mask checked (`train.dataset`); a bad mask fails the run before any step;
 - `checkpoints/checkpoint-N` every `save_steps`; a rerun with the same run_dir resumes from the last
-  one exactly (optimizer, scheduler, RNG and data position are restored by the Trainer);
+  one exactly (optimizer, scheduler, RNG and data position are restored by the Trainer), and only when
+  the checkpoints are of this run: another config or other data fails with what differs (train.resume_guard);
 - `metrics.jsonl` — one line per log event (loss, lr, grad norm, epoch, step);
 - `final/` — the trained weights (LoRA: the adapter) + tokenizer; `merged/` — LoRA merged into the
   base and saved as a plain model (for full fine-tuning `final/` is already that);
@@ -45,6 +47,7 @@ from train.dataset import PadCollator, TokenizedDataset, build_examples, preflig
 from train.dropout import add_residual_dropout
 from train.ema import ema_callback
 from train.prefix_sharing import PrefixSharingCollator
+from train.resume_guard import CONFIG_FILE, FINGERPRINT_KEY, check_resume, data_fingerprint, read_record
 from train.slot_state import ensure_tag_tokens
 from train.token_noise import NoisyDataset, epoch_callback, replacement_ids
 from train.trainer import conversation_trainer_class
@@ -210,13 +213,17 @@ def finetune(
     tools: list[dict] | None = None,
     render: RenderConfig | None = None,
     callbacks: list[Any] | None = None,
+    records: dict[str, str] | None = None,
 ) -> FinetuneResult:
-    """Train on whole conversations (loss on assistant calls only); see the module docstring."""
+    """Train on whole conversations (loss on assistant calls only); see the module docstring.
+    `records` are more files that describe the run (name → text, e.g. `resto train direct`'s resolved
+    direct.yaml), written beside config.json once the directory is known to be this run's."""
     from transformers import AutoTokenizer
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(config.model_dump_json(indent=2))
+    previous = read_record(run_dir)  # before this run's config and data records replace it
+    resume = last_checkpoint(run_dir) if config.resume else None
     tools = default_tools() if tools is None else tools
     render = render or RenderConfig(tool_result_role=config.tool_result_role)
 
@@ -236,6 +243,12 @@ def finetune(
             "(train.slot_state.attach_slot_state: traces converted from SGD dialogues)"
         )
     preflight(tokenizer, examples)  # fails the run on any bad mask, before loading the model
+    fingerprint = data_fingerprint(examples)
+    if resume:
+        check_resume(run_dir, config, fingerprint, previous, resume)  # another run's checkpoints: refuse
+    (run_dir / CONFIG_FILE).write_text(config.model_dump_json(indent=2))
+    for name, text in (records or {}).items():
+        (run_dir / name).write_text(text)
     eval_ds = None
     if eval_traces:
         eval_examples, _ = build_examples(tokenizer, eval_traces, tools, render, config.max_length)
@@ -248,6 +261,7 @@ def finetune(
         "dropped_too_long": len(report.too_long),
         "longest": report.longest,
         **({"slot_state_conversations": tagged, "slot_state_tokens": tagged_tokens} if tag_ids is not None else {}),
+        FINGERPRINT_KEY: fingerprint,
     }
     (run_dir / "data.json").write_text(json.dumps(data, indent=2))
     if config.progress:
@@ -257,7 +271,6 @@ def finetune(
     if tag_ids is not None and model.get_input_embeddings().num_embeddings < len(tokenizer):
         model.resize_token_embeddings(len(tokenizer))  # rows for the tag tokens (saved with the model)
     add_residual_dropout(model, config.dropout)  # training-mode hooks only; nothing of it is saved
-    resume = last_checkpoint(run_dir) if config.resume else None
     ema = ema_callback(config.ema_decay, resume) if config.ema_decay else None
     # the batch says which loss runs (train.trainer): shared prefix, weights, or the Trainer's own
     sharing = config.share_prefix and config.batch_size > 1

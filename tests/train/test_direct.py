@@ -8,7 +8,7 @@ from agent.trace_io import write_traces
 from cli.main import main
 
 
-def test_train_direct_end_to_end(tiny_model_dir, small_traces, tmp_path):
+def test_train_direct_end_to_end(tiny_model_dir, small_traces, tmp_path, capsys):
     write_traces(tmp_path / "traces.jsonl", small_traces[:2])
     write_traces(tmp_path / "test.jsonl", small_traces[2:3], fmt="messages")
     config = {
@@ -33,6 +33,16 @@ def test_train_direct_end_to_end(tiny_model_dir, small_traces, tmp_path):
     assert json.loads((run / "metrics.json").read_text())["global_step"] == 2
     assert len((run / "eval" / "predictions.jsonl").read_text().splitlines()) == 2
     assert (run / "eval" / "report.md").exists()
+
+    # the same run directory with another learning rate: refused, with the difference, and the old
+    # run's records stay as they were
+    kept = (run / "direct.yaml").read_text()
+    config["finetune"]["lr"] = 5e-3
+    (tmp_path / "direct.yaml").write_text(yaml.safe_dump(config))
+    assert main(["train", "direct", str(tmp_path / "direct.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "of a different run" in err and "lr: 0.001 → 0.005" in err
+    assert (run / "direct.yaml").read_text() == kept
 
 
 def test_bad_config_is_a_clear_error(tmp_path, capsys):
