@@ -147,7 +147,6 @@ def test_broken_ensembles_fail_with_one_sentence(pair_dir, tmp_path):
         load_model(str(pair_dir), adapter=str(pair_dir), device="cpu")
 
 
-
 def test_an_ensemble_decodes_grounded(pair_dir):
     """The demo model is a pair by default, and the chat decodes it grounded: the pair's averaged
     log-probabilities go through the same checker, so every value is one the chat grounds."""

@@ -52,7 +52,7 @@ def test_other_conversations_are_refused(finished_run, tiny_model_dir, small_tra
 
 
 def test_resume_false_starts_afresh_in_the_same_directory(finished_run, tiny_model_dir, small_traces, short_render):
-    run_dir, records = finished_run
+    run_dir, _ = finished_run
     result = finetune(config(tiny_model_dir, lr=1e-2, resume=False), small_traces, run_dir, tools=[],
                       render=short_render)
     assert result.metrics["resumed_from"] is None and result.metrics["global_step"] == 2
@@ -83,4 +83,3 @@ def test_only_bookkeeping_may_change():
     assert differences(previous, base.model_copy(update={"seed": 2})) == ["seed: 1 → 2"]
     # a field another version did not write is not known to match
     assert differences({k: v for k, v in previous.items() if k != "dropout"}, base) == ["dropout: '(absent)' → 0.0"]
-
