@@ -15,6 +15,10 @@ demo's calibration may pick another precision, progress and logging), and the da
 `data_fingerprint` hashes the tokenized conversations (token ids and loss mask), so another
 traces file, template, tool list or tokenizer is a different run too.
 
+A model inside the run directory (the demo builds its random init in `<run_dir>/base`) is compared
+by its place in the run directory, not by its absolute path, so a run whose directory moved (another
+`RESTO_HOME`) still resumes.
+
 The error says what differs and the three ways on: another run directory, `resume: false`
 (start afresh in the same directory), or deleting its `checkpoints/`.
 """
@@ -71,17 +75,37 @@ def read_record(run_dir: Path) -> tuple[dict | None, str | None]:
     return load(CONFIG_FILE), fingerprint if isinstance(fingerprint, str) else None
 
 
-def differences(previous: dict, config: FinetuneConfig) -> list[str]:
+# Fields that name a model or tokenizer by its path (or a hub id)
+PATH_FIELDS = ("model", "tokenizer")
+
+
+def _same_place(old: Any, new: Any, run_dir: Path | None) -> bool:
+    """Whether two values of a path field name the same thing: equal, or the new one lies inside the
+    run directory and the old one ends with the same path inside it (the run directory moved)."""
+    if old == new:
+        return True
+    if run_dir is None or not isinstance(old, str) or not isinstance(new, str):
+        return False
+    try:
+        inside = Path(new).resolve().relative_to(run_dir.resolve()).parts
+    except ValueError:
+        return False  # outside the run directory: a hub id or a model of its own, compared as named
+    return bool(inside) and Path(old).is_absolute() and Path(old).parts[-len(inside):] == inside
+
+
+def differences(previous: dict, config: FinetuneConfig, run_dir: Path | None = None) -> list[str]:
     """'field: old → new' for each field that makes the run and differs (fields unknown to either
-    side count: a config written by another version of resto is not known to match)."""
+    side count: a config written by another version of resto is not known to match). With `run_dir`,
+    a model or tokenizer inside it is compared by its place there (`_same_place`)."""
     now = config.model_dump(mode="json")
     keys = sorted((set(previous) | set(now)) - MAY_CHANGE)
     missing = object()
-    return [
-        f"{key}: {previous.get(key, '(absent)')!r} → {now.get(key, '(absent)')!r}"
-        for key in keys
-        if previous.get(key, missing) != now.get(key, missing)
-    ]
+
+    def same(key: str) -> bool:
+        old, new = previous.get(key, missing), now.get(key, missing)
+        return _same_place(old, new, run_dir) if key in PATH_FIELDS else old == new
+
+    return [f"{key}: {previous.get(key, '(absent)')!r} → {now.get(key, '(absent)')!r}" for key in keys if not same(key)]
 
 
 def check_resume(
@@ -92,7 +116,7 @@ def check_resume(
     if old_config is None:
         problems = [f"{run_dir / CONFIG_FILE} is missing or unreadable, so the checkpoint's settings are unknown"]
     else:
-        problems = differences(old_config, config)
+        problems = differences(old_config, config, run_dir)
     if old_fingerprint is not None and old_fingerprint != fingerprint:
         problems.append("the training conversations differ (another traces file, template, tool list or tokenizer)")
     # a record from before fingerprints were kept says nothing about the data: the config decides

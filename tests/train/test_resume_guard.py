@@ -83,3 +83,30 @@ def test_only_bookkeeping_may_change():
     assert differences(previous, base.model_copy(update={"seed": 2})) == ["seed: 1 → 2"]
     # a field another version did not write is not known to match
     assert differences({k: v for k, v in previous.items() if k != "dropout"}, base) == ["dropout: '(absent)' → 0.0"]
+
+
+def test_a_model_inside_the_run_directory_is_compared_by_its_place_there(tmp_path):
+    run_dir = tmp_path / "home" / "runs" / "demo"
+    moved = FinetuneConfig(model=str(run_dir / "base"), seed=1)
+    previous = moved.model_copy(update={"model": "/old/home/runs/demo/base"}).model_dump(mode="json")
+    assert differences(previous, moved, run_dir) == []
+    # another place inside it, or a model outside it, is another model
+    assert differences({**previous, "model": "/old/home/runs/demo/other"}, moved, run_dir) != []
+    outside = FinetuneConfig(model=str(tmp_path / "models" / "base"), seed=1)
+    assert differences(previous, outside, run_dir) == [f"model: '/old/home/runs/demo/base' → '{outside.model}'"]
+    assert differences({**previous, "model": "Qwen/Qwen3-1.7B"}, FinetuneConfig(model="Qwen/Qwen3-0.6B", seed=1),
+                       run_dir) != []
+    # without the run directory, paths are compared as written
+    assert differences(previous, moved) != []
+
+
+def test_a_moved_run_directory_resumes(tiny_model_dir, small_traces, short_render, tmp_path):
+    """The demo keeps its random init in <run_dir>/base: moving RESTO_HOME must not orphan the run."""
+    import shutil
+
+    first = tmp_path / "first"
+    shutil.copytree(tiny_model_dir, first / "base")
+    finetune(config(first / "base"), small_traces, first, tools=[], render=short_render)
+    second = first.rename(tmp_path / "second")
+    again = finetune(config(second / "base", max_steps=4), small_traces, second, tools=[], render=short_render)
+    assert again.metrics["resumed_from"].endswith("checkpoint-2") and again.metrics["global_step"] == 4
