@@ -82,8 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "more tokens). Both scored lower: docs/demo-model.md")
     p.add_argument("--sgd-segments", action="store_true", default=None, dest="sgd_segments",
                    help="also train on the restaurant parts of SGD's multi-domain dialogues (515 more): "
-                   "2.2x the time; the default pair scored 0.950 / 0.727 on average in 73 min instead of "
-                   "0.946 / 0.722 in 33 (seeds 0 + 1 and 2 + 3, 2-core AVX2 CPU: docs/demo-model.md)")
+                   "2.2x the time; the default pair scored 0.948 / 0.725 on average in 73 min instead of "
+                   "0.946 / 0.721 in 33 (three pairs of seeds, 2-core AVX2 CPU: docs/demo-model.md)")
     p.add_argument("--restaurants-2", action="store_true", default=None, dest="restaurants_2",
                    help="also train on SGD's Restaurants_2 dialogues in the Restaurants_1 schema (129 more)")
     p.add_argument("--seed", type=int, help="seed of the weight init and the data order (default 0)")
