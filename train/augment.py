@@ -10,6 +10,11 @@ which keys) and changes the strings, so the cheapest way to fit the data becomes
 context. The values come from the training conversations themselves (the call arguments and the
 tool results), so no held-out name leaks in.
 
+Only values the conversation states before a call uses them are swapped (`unstated_values`): where
+the user said "SF" and the call says "San Francisco", a swap would turn the call into "Oakland" with
+nothing in the context to copy it from, teaching the model to invent values (about 11% of the S1
+calls' city, cuisine and name values are such inferences).
+
 A value is replaced wherever it appears as a whole word or phrase: user text, tool results,
 call arguments and replies; case follows the original (`italian` → `mexican`). Values that are not
 plain ASCII, contain quotes or backslashes (they would be escaped differently inside the JSON tool
@@ -70,6 +75,31 @@ def trace_entities(trace: Trace) -> dict[str, set[str]]:
     return found
 
 
+def _mentions(text: str, value: str) -> bool:
+    return re.search(r"(?<!\w)" + re.escape(value) + r"(?!\w)", text, re.IGNORECASE) is not None
+
+
+def unstated_values(trace: Trace) -> set[str]:
+    """Swappable call-argument values (lower-cased) that a call uses before any earlier message of the
+    conversation mentions them as a whole word: the call infers them ("SF" -> "San Francisco") rather
+    than copying them. Earlier calls count as context (the model reads its own past calls)."""
+    unstated: set[str] = set()
+    context = ""
+    for message in trace.messages:
+        for call in _calls(message):
+            args = call.get("arguments")
+            if isinstance(args, dict):
+                for key in SWAP_KEYS:
+                    value = args.get(key)
+                    if _swappable(value) and not _mentions(context, value):
+                        unstated.add(value.lower())
+        content = message.get("content")
+        if message.get("role") != "system" and isinstance(content, str):
+            context += "\n" + content
+        context += "".join("\n" + json.dumps(c.get("arguments"), ensure_ascii=False) for c in _calls(message))
+    return unstated
+
+
 def value_pools(traces: Iterable[Trace]) -> dict[str, list[str]]:
     """Every swappable value of each kind across the traces, sorted (deterministic sampling)."""
     pools: dict[str, set[str]] = {key: set() for key in SWAP_KEYS}
@@ -101,6 +131,8 @@ def swap_entities(trace: Trace, pools: dict[str, list[str]], rng: random.Random)
     """One copy of `trace` with each of its entities replaced by a different value of the same kind."""
     entities = trace_entities(trace)
     taken = {v.lower() for values in entities.values() for v in values}
+    unstated = unstated_values(trace)
+    entities = {key: {v for v in values if v.lower() not in unstated} for key, values in entities.items()}
     mapping: dict[str, str] = {}
     for key in SWAP_KEYS:
         candidates = [v for v in pools.get(key, []) if v.lower() not in taken]

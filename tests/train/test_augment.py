@@ -7,7 +7,7 @@ import pytest
 
 from agent.conversation import ToolCall, user_message
 from agent.trace_io import Trace
-from train.augment import augment, swap_entities, trace_entities, value_pools
+from train.augment import augment, swap_entities, trace_entities, unstated_values, value_pools
 
 
 def booking(city: str, cuisine: str, name: str, say_city: str | None = None) -> Trace:
@@ -88,3 +88,24 @@ def test_augment_adds_copies_after_the_originals_deterministically(copies):
     if copies:
         assert all(t.meta.get("augmented") == "entity-swap" for t in out[len(TRACES):])
         assert out[len(TRACES):] != augment(TRACES, copies, seed=4)[len(TRACES):]
+
+
+def test_values_a_call_infers_are_not_swapped():
+    """The user says "SF", the call says "San Francisco": swapping it would leave nothing to copy from."""
+    trace = booking("San Francisco", "Italian", "Tony's Place", say_city="SF")
+    trace.messages[0]["content"] = "I want italian food in SF"
+    assert unstated_values(trace) == {"san francisco"}
+    copy = swap_entities(trace, value_pools(TRACES), random.Random(0))
+    after = calls(copy)
+    assert after[0]["arguments"]["city"] == "San Francisco" and after[2]["arguments"]["city"] == "San Francisco"
+    assert after[0]["arguments"]["cuisine"] != "Italian"  # stated values are still swapped
+    assert after[2]["arguments"]["restaurant_name"] != "Tony's Place"
+    # every swapped value of the copy is stated before the call that uses it, as in the original
+    assert unstated_values(copy) == {"san francisco"}
+
+
+def test_a_value_stated_only_by_an_earlier_call_counts_as_stated():
+    trace = booking("Oakland", "Thai", "Thai Basil")
+    trace.messages[0]["content"] = "Somewhere to eat please"  # the first call's city and cuisine come from nowhere
+    assert unstated_values(trace) == {"oakland", "thai"}
+    assert "thai basil" not in unstated_values(trace)  # the tool result states it before the booking
