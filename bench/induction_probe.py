@@ -1,7 +1,7 @@
 """Does a demo-size Qwen3 learn to copy at all on a CPU budget? A synthetic induction probe.
 
     .venv/bin/python bench/induction_probe.py [MODEL_DIR] [--steps 1600] [--batch 16] [--length 256]
-                                              [--lr 3e-3] [--pool 0] [--qk-norm 1] [--threads 2]
+                                              [--lr 3e-3] [--pool 0] [--qk-norm W] [--threads 2]
 
 MODEL_DIR is a randomly initialised demo member (default `$RESTO_HOME/runs/demo/member-0/base`, which
 any `resto model demo` writes first; without it this says so and exits SKIPPED, 77), or any causal LM
@@ -19,7 +19,7 @@ the share of repeat tokens (after the first) the model's argmax gets right. Chan
 
 `--pool N` draws the tokens from the first N non-special ids only (0 = the whole vocabulary);
 `--qk-norm W` sets every q_norm / k_norm weight to W first (Qwen3 normalises queries and keys, which
-bounds how sharp attention can be at init). Nothing is saved. A hand-written loop: this is a probe of
+bounds how sharp attention can be at init; without it the model's own weights are kept). Nothing is saved. A hand-written loop: this is a probe of
 the architecture, not a training recipe.
 """
 
@@ -81,14 +81,15 @@ def probe(model, pool: list[int], steps: int, batch: int, length: int, lr: float
         opt.zero_grad()
 
 
-def load(model_dir: Path, qk_norm: float):
+def load(model_dir: Path, qk_norm: float | None = None):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir if (model_dir / "tokenizer.json").exists() else model_dir.parent)
-    for name, param in model.named_parameters():
-        if "q_norm" in name or "k_norm" in name:
-            param.data.fill_(qk_norm)
+    if qk_norm is not None:
+        for name, param in model.named_parameters():
+            if "q_norm" in name or "k_norm" in name:
+                param.data.fill_(qk_norm)
     specials = set(tokenizer.all_special_ids)
     return model, [i for i in range(len(tokenizer)) if i not in specials]
 
@@ -103,7 +104,7 @@ def main() -> int:
     parser.add_argument("--length", type=int, default=256)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--pool", type=int, default=0, help="draw tokens from the first N non-special ids (0 = all)")
-    parser.add_argument("--qk-norm", type=float, default=1.0, help="initial q_norm / k_norm weight (Qwen3's is 1)")
+    parser.add_argument("--qk-norm", type=float, help="set every q_norm / k_norm weight to this first (default: keep the model's)")
     parser.add_argument("--every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()

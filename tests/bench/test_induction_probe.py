@@ -54,6 +54,20 @@ def test_a_short_probe_on_a_tiny_model_reports_each_checkpoint(tiny_model_dir):
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))  # it trained
 
 
+def test_without_qk_norm_the_model_keeps_its_own_weights(tiny_model_dir, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    saved = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        for n, p in saved.named_parameters():
+            if "q_norm" in n:
+                p.fill_(3.0)  # as a trained model's would be: not Qwen3's init of 1
+    saved.save_pretrained(tmp_path / "trained")
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(tmp_path)  # found in the parent
+    model, _ = induction_probe.load(tmp_path / "trained")
+    assert all(p.eq(3.0).all() for n, p in model.named_parameters() if "q_norm" in n)
+
+
 @pytest.mark.parametrize("pool", [0, 40])
 def test_the_command_runs(tiny_model_dir, pool, monkeypatch, capsys):
     monkeypatch.setattr("sys.argv", ["induction_probe", str(tiny_model_dir), "--steps", "1", "--batch", "1",
