@@ -12,8 +12,8 @@ tool results), so no held-out name leaks in.
 
 Only values the conversation states before a call uses them are swapped (`unstated_values`): where
 the user said "SF" and the call says "San Francisco", a swap would turn the call into "Oakland" with
-nothing in the context to copy it from, teaching the model to invent values (about 11% of the S1
-calls' city, cuisine and name values are such inferences).
+nothing in the context to copy it from, teaching the model to invent values (21 values of the S1
+traces are such inferences: docs/demo-model.md, "Entity swaps at the default's steps").
 
 A value is replaced wherever it appears as a whole word or phrase: user text, tool results,
 call arguments and replies; case follows the original (`italian` → `mexican`). Values that are not
@@ -75,8 +75,11 @@ def trace_entities(trace: Trace) -> dict[str, set[str]]:
     return found
 
 
-def _mentions(text: str, value: str) -> bool:
-    return re.search(r"(?<!\w)" + re.escape(value) + r"(?!\w)", text, re.IGNORECASE) is not None
+def _whole_words(values: Iterable[str]) -> re.Pattern:
+    """Any of `values` as a whole word or phrase, any case, longest first ("San Jose" never matches in
+    "San Joseph"; "South San Francisco" wins over "San Francisco")."""
+    alternatives = sorted(values, key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(a) for a in alternatives) + r")(?!\w)", re.IGNORECASE)
 
 
 def unstated_values(trace: Trace) -> set[str]:
@@ -91,7 +94,7 @@ def unstated_values(trace: Trace) -> set[str]:
             if isinstance(args, dict):
                 for key in SWAP_KEYS:
                     value = args.get(key)
-                    if _swappable(value) and not _mentions(context, value):
+                    if _swappable(value) and not _whole_words([value]).search(context):
                         unstated.add(value.lower())
         content = message.get("content")
         if message.get("role") != "system" and isinstance(content, str):
@@ -145,8 +148,7 @@ def swap_entities(trace: Trace, pools: dict[str, list[str]], rng: random.Random)
     if not mapping:
         return Trace([dict(m) for m in trace.messages], dict(trace.meta))
     # one pass, longest first, whole words only: "San Jose" never becomes "<new> Jose"
-    alternatives = sorted(mapping, key=len, reverse=True)
-    pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(a) for a in alternatives) + r")(?!\w)", re.IGNORECASE)
+    pattern = _whole_words(mapping)
     messages = [_replace_all(m, pattern, mapping) for m in trace.messages]
     # ids are not content
     for new, old in zip(messages, trace.messages, strict=True):
