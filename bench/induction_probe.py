@@ -119,7 +119,7 @@ def main() -> int:
     model, pool = load(args.model, args.qk_norm)
     pool = pool[: args.pool] if args.pool else pool
     print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, {len(pool)} tokens "
-          f"(chance {1 / len(pool):.3f}), {args.batch} x {args.length} tokens a step")
+          f"(chance {1 / len(pool):.3g}), {args.batch} x {args.length} tokens a step")
     for step, seconds, accuracy in probe(model, pool, args.steps, args.batch, args.length, args.lr, args.every):
         print(f"step {step:5d}  {seconds:6.0f} s  copy accuracy {accuracy:.3f}", flush=True)
     return 0
