@@ -1,7 +1,7 @@
 """Does a demo-size Qwen3 learn to copy at all on a CPU budget? A synthetic induction probe.
 
     .venv/bin/python bench/induction_probe.py [MODEL_DIR] [--steps 1600] [--batch 16] [--length 256]
-                                              [--lr 3e-3] [--pool 0] [--qk-norm W] [--threads 2]
+                                              [--lr 3e-3] [--pool 0] [--qk-norm W] [--threads 2] [--save DIR]
 
 MODEL_DIR is a randomly initialised demo member (default `$RESTO_HOME/runs/demo/member-0/base`, which
 any `resto model demo` writes first; without it this says so and exits SKIPPED, 77), or any causal LM
@@ -19,7 +19,9 @@ the share of repeat tokens (after the first) the model's argmax gets right. Chan
 
 `--pool N` draws the tokens from the first N non-special ids only (0 = the whole vocabulary);
 `--qk-norm W` sets every q_norm / k_norm weight to W first (Qwen3 normalises queries and keys, which
-bounds how sharp attention can be at init; without it the model's own weights are kept). Nothing is saved. A hand-written loop: this is a probe of
+bounds how sharp attention can be at init; without it the model's own weights are kept). `--save DIR`
+writes the trained model with its tokenizer (a copy-warmed init, as the warm-up experiment of
+docs/demo-model.md used one); without it nothing is saved. A hand-written loop: this is a probe of
 the architecture, not a training recipe.
 """
 
@@ -94,6 +96,19 @@ def load(model_dir: Path, qk_norm: float | None = None):
     return model, [i for i in range(len(tokenizer)) if i not in specials]
 
 
+def save(model, model_dir: Path, out: Path) -> None:
+    """`out`: the trained weights with the tokenizer and generation files of `model_dir` (or of its
+    parent, where a demo member's base keeps the shared tokenizer): a directory `from_pretrained` loads."""
+    import shutil
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json"):
+        found = next((d / name for d in (model_dir, model_dir.parent) if (d / name).exists()), None)
+        if found is not None:
+            shutil.copy2(found, out / name)
+    model.save_pretrained(out)
+
+
 def main() -> int:
     import torch
 
@@ -107,6 +122,7 @@ def main() -> int:
     parser.add_argument("--qk-norm", type=float, help="set every q_norm / k_norm weight to this first (default: keep the model's)")
     parser.add_argument("--every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--save", type=Path, help="write the trained model (and the tokenizer) here")
     args = parser.parse_args()
     if args.model is None:
         from agent.settings import Settings
@@ -122,6 +138,9 @@ def main() -> int:
           f"(chance {1 / len(pool):.3g}), {args.batch} x {args.length} tokens a step")
     for step, seconds, accuracy in probe(model, pool, args.steps, args.batch, args.length, args.lr, args.every):
         print(f"step {step:5d}  {seconds:6.0f} s  copy accuracy {accuracy:.3f}", flush=True)
+    if args.save:
+        save(model, args.model, args.save)
+        print(f"saved to {args.save}")
     return 0
 
 

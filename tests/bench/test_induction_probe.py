@@ -81,3 +81,18 @@ def test_without_a_model_it_skips(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("sys.argv", ["induction_probe", str(tmp_path / "nothing")])
     assert induction_probe.main() == induction_probe.SKIPPED
     assert "SKIPPED" in capsys.readouterr().out
+
+
+def test_save_writes_a_model_that_loads_with_the_trained_weights(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path / "warmed"
+    monkeypatch.setattr("sys.argv", ["induction_probe", str(tiny_model_dir), "--steps", "2", "--batch", "1",
+                                     "--length", "24", "--every", "2", "--threads", "1", "--save", str(out)])
+    assert induction_probe.main() == 0
+    assert f"saved to {out}" in capsys.readouterr().out
+    source = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    warmed = AutoModelForCausalLM.from_pretrained(out)
+    assert len(AutoTokenizer.from_pretrained(out)) == len(AutoTokenizer.from_pretrained(tiny_model_dir))
+    changed = [not torch.equal(a, b) for a, b in zip(source.parameters(), warmed.parameters(), strict=True)]
+    assert any(changed)  # the trained weights, not the source's
