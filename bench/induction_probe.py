@@ -83,11 +83,17 @@ def probe(model, pool: list[int], steps: int, batch: int, length: int, lr: float
         opt.zero_grad()
 
 
+def tokenizer_dir(model_dir: Path) -> Path:
+    """Where the tokenizer is: the model's directory, or its parent (a demo member's `base` shares
+    the run's tokenizer)."""
+    return model_dir if (model_dir / "tokenizer.json").exists() else model_dir.parent
+
+
 def load(model_dir: Path, qk_norm: float | None = None):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir if (model_dir / "tokenizer.json").exists() else model_dir.parent)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir(model_dir))
     if qk_norm is not None:
         for name, param in model.named_parameters():
             if "q_norm" in name or "k_norm" in name:
@@ -97,15 +103,10 @@ def load(model_dir: Path, qk_norm: float | None = None):
 
 
 def save(model, model_dir: Path, out: Path) -> None:
-    """`out`: the trained weights with the tokenizer and generation files of `model_dir` (or of its
-    parent, where a demo member's base keeps the shared tokenizer): a directory `from_pretrained` loads."""
-    import shutil
+    """`out`: the trained weights with the tokenizer: a directory `from_pretrained` loads."""
+    from transformers import AutoTokenizer
 
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json"):
-        found = next((d / name for d in (model_dir, model_dir.parent) if (d / name).exists()), None)
-        if found is not None:
-            shutil.copy2(found, out / name)
+    AutoTokenizer.from_pretrained(tokenizer_dir(model_dir)).save_pretrained(out)
     model.save_pretrained(out)
 
 
